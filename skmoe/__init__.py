@@ -1,0 +1,18 @@
+"""skmoe: mixtures of experts for scikit-learn.
+
+A softmax gate divides the input space and each region is handled by an expert, any
+scikit-learn estimator; the mixture is fitted by EM.
+"""
+
+from skmoe._classification import MixtureOfExpertsClassifier
+from skmoe._gate import SoftmaxGate
+from skmoe._regression import MixtureOfExpertsRegressor
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "MixtureOfExpertsClassifier",
+    "MixtureOfExpertsRegressor",
+    "SoftmaxGate",
+    "__version__",
+]

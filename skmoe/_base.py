@@ -1,0 +1,617 @@
+"""Base class of the mixture-of-experts estimators: the EM loop, restarts, convergence.
+
+The model is ``p(y | x) = sum_k g_k(x) p_k(y | x)`` with a softmax gate ``g`` and
+experts ``p_k``. One EM iteration is
+
+- M-step: each expert is refitted with ``sample_weight = r[:, k] * sample_weight``, the
+  likelihood's noise parameters are refitted, and the gate is refitted to the soft
+  targets ``r``;
+- E-step: responsibilities ``r_ik ∝ g_k(x_i) p_k(y_i | x_i)`` and the exact
+  log-likelihood, in one fused kernel.
+
+Subclasses say what an expert outputs and how its likelihood reads that output.
+"""
+
+import copy
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    has_fit_parameter,
+    validate_data,
+)
+from threadpoolctl import threadpool_limits
+
+from skmoe._gate import SoftmaxGate
+from skmoe._kernels import e_step
+from skmoe._progress import (
+    CallbackSupportMixin,
+    logger,
+    root_callback_context,
+    verbose_logging,
+)
+
+# An expert whose share of the total weight falls below this keeps its previous fit:
+# refitting on (numerically) all-zero weights is undefined for most estimators.
+_MIN_WEIGHT_SHARE = 1e-10
+
+
+@dataclass
+class _Data:
+    """The training data as the EM loop reads it."""
+
+    X_gate: np.ndarray
+    X_expert: np.ndarray
+    y: np.ndarray
+    target: np.ndarray
+    sample_weight: np.ndarray
+
+
+@dataclass
+class _Parts:
+    """The parameters EM updates: experts, gate and the likelihood's noise."""
+
+    experts: list
+    gate: SoftmaxGate
+    likelihood: object
+
+
+@dataclass
+class _Run:
+    """The outcome of one EM run (one restart)."""
+
+    parts: _Parts
+    log_likelihood: float
+    objective: float
+    curve: list
+    n_iter: int
+    converged: bool
+
+
+class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+    """EM for a mixture of experts; see the subclasses for the parameters."""
+
+    _parameter_constraints = {
+        "expert": [HasMethods(["fit", "predict"]), None],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "gate": [HasMethods(["fit", "decision_function"]), None],
+        "gate_features": ["array-like", None],
+        "expert_features": ["array-like", None],
+        "solver": [StrOptions({"em"})],
+        "init": [StrOptions({"auto", "kmeans", "random"}), "array-like"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        expert=None,
+        *,
+        n_experts=2,
+        gate=None,
+        gate_features=None,
+        expert_features=None,
+        solver="em",
+        init="auto",
+        n_init=3,
+        max_iter=200,
+        tol=1e-5,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.expert = expert
+        self.n_experts = n_experts
+        self.gate = gate
+        self.gate_features = gate_features
+        self.expert_features = expert_features
+        self.solver = solver
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ---- the parts a subclass fills in
+
+    @abstractmethod
+    def _default_expert(self):
+        """The expert used when ``expert=None``."""
+
+    def _check_expert(self, expert):
+        """Raise if ``expert`` lacks what EM needs of it, naming the estimator."""
+        if not has_fit_parameter(expert, "sample_weight"):
+            raise ValueError(
+                f"{expert!r} cannot be an expert: its fit method takes no "
+                "sample_weight, which EM needs to weight each row by the expert's "
+                "responsibility. Choose an estimator whose fit accepts sample_weight."
+            )
+
+    @abstractmethod
+    def _prepare_targets(self, y, sample_weight):
+        """Validate ``y``; return ``(y for the experts, target for the likelihood)``."""
+
+    @abstractmethod
+    def _encode_target(self, y):
+        """The likelihood's target for a new ``y`` (after fit)."""
+
+    @abstractmethod
+    def _target_columns(self, target):
+        """Columns that stand for the target in the k-means initialisation."""
+
+    @abstractmethod
+    def _make_likelihood(self, y, sample_weight):
+        """A fresh likelihood for this training target."""
+
+    @abstractmethod
+    def _expert_outputs(self, experts, X_expert, target):
+        """(n_samples, n_experts) outputs that the likelihood reads."""
+
+    def _set_fitted_parts(self, parts):
+        self.experts_ = parts.experts
+        self.gate_ = parts.gate
+        self._likelihood = parts.likelihood
+
+    def _warm_start_signature(self):
+        """What must not change between fits for ``warm_start`` to make sense."""
+        return (
+            self.n_experts,
+            self.n_features_in_,
+            tuple(self.gate_features_),
+            tuple(self.expert_features_),
+        )
+
+    # ---- parameters
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        As for any scikit-learn estimator, nested parameters are set as
+        ``gate__alpha`` or ``expert__fit_intercept``. Unlike most meta-estimators,
+        this also works when ``gate`` or ``expert`` is left at ``None``: the default
+        part is created first, so ``GridSearchCV`` can search ``gate__alpha`` without
+        the user spelling out ``gate=SoftmaxGate()``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            The estimator.
+        """
+        defaults = {"gate": SoftmaxGate, "expert": self._default_expert}
+        for name, make_default in defaults.items():
+            nested = any(key.startswith(name + "__") for key in params)
+            if nested and getattr(self, name) is None and name not in params:
+                setattr(self, name, make_default())
+        return super().set_params(**params)
+
+    def _expert_prototype(self):
+        return self._default_expert() if self.expert is None else self.expert
+
+    def _gate_prototype(self):
+        return SoftmaxGate() if self.gate is None else self.gate
+
+    # ---- fit
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture of experts by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. Columns may be named (a DataFrame) so that
+            ``gate_features`` and ``expert_features`` can name them.
+
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights; an expert sees them multiplied by its
+            responsibilities.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        # A failed fit must leave a fitted model as it was: validation itself sets
+        # attributes, so the whole state is restored on any error.
+        saved_state = dict(self.__dict__)
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            callback_state = {
+                key: value
+                for key, value in self.__dict__.items()
+                if key.startswith(("_skl_callbacks", "_callback_fit_ctx"))
+            }
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            self.__dict__.update(callback_state)
+            raise
+
+    def _fit(self, X, y, sample_weight):
+        warm = self.warm_start and hasattr(self, "experts_")
+        previous_signature = self._warm_start_signature() if warm else None
+
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=not is_classifier(self),
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+        n_samples = X.shape[0]
+        if n_samples < self.n_experts:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_experts={self.n_experts}: each "
+                "expert needs rows to fit."
+            )
+        y_expert, target = self._prepare_targets(y, sample_weight)
+        self.gate_features_ = self._resolve_features(
+            self.gate_features, "gate_features"
+        )
+        self.expert_features_ = self._resolve_features(
+            self.expert_features, "expert_features"
+        )
+        if self.expert_features_.size == 0:
+            raise ValueError("expert_features selects no column: experts need inputs.")
+        init = self._validate_init(n_samples)
+        expert = self._expert_prototype()
+        self._check_expert(expert)
+        if warm and self._warm_start_signature() != previous_signature:
+            raise ValueError(
+                "warm_start=True continues the previous fit, which needs the same "
+                "n_experts, features and classes; refit with warm_start=False."
+            )
+
+        data = _Data(
+            X_gate=np.ascontiguousarray(X[:, self.gate_features_], dtype=np.float64),
+            X_expert=X[:, self.expert_features_],
+            y=y_expert,
+            target=target,
+            sample_weight=sample_weight,
+        )
+        n_restarts = 1 if warm else self.n_init
+        seeds = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=n_restarts
+        )
+        root_ctx = root_callback_context(self, max_subtasks=n_restarts)
+        root_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
+
+        best = None
+        # EM's BLAS calls are skinny (n x d by d x K) and gain nothing from threads,
+        # while idle OpenBLAS threads spin and starve the numba kernels' threads
+        # (a 15x slowdown measured on 2 cores); so BLAS runs on one thread here.
+        with verbose_logging(self.verbose), threadpool_limits(1, user_api="blas"):
+            for restart, seed in enumerate(seeds):
+                start = time.perf_counter()
+                restart_ctx = root_ctx.subcontext(
+                    task_name="restart", max_subtasks=self.max_iter
+                )
+                restart_ctx.call_on_fit_task_begin(estimator=self)
+                if warm:
+                    parts = _Parts(
+                        copy.deepcopy(self.experts_),
+                        copy.deepcopy(self.gate_),
+                        copy.deepcopy(self._likelihood),
+                    )
+                    run = self._run_em(data, parts, None, restart_ctx)
+                else:
+                    parts = _Parts(
+                        [clone(expert) for _ in range(self.n_experts)],
+                        clone(self._gate_prototype()),
+                        self._make_likelihood(data.target, sample_weight),
+                    )
+                    resp = self._initial_responsibilities(X, data, init, seed, restart)
+                    run = self._run_em(data, parts, resp, restart_ctx)
+                restart_ctx.call_on_fit_task_end(estimator=self)
+                logger.info(
+                    "restart %d/%d: %s after %d iterations, log-likelihood %.6f "
+                    "(%.2f s)",
+                    restart + 1,
+                    n_restarts,
+                    "converged" if run.converged else "not converged",
+                    run.n_iter,
+                    run.log_likelihood,
+                    time.perf_counter() - start,
+                )
+                if best is None or run.objective > best.objective:
+                    best = run
+
+        self._set_fitted_parts(best.parts)
+        self.n_iter_ = best.n_iter
+        self.converged_ = best.converged
+        self.log_likelihood_ = best.log_likelihood
+        self.log_likelihood_curve_ = np.asarray(best.curve)
+        if not self.converged_:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations (tol="
+                f"{self.tol}); raise max_iter or tol, or check the data's scaling.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
+        return self
+
+    def _run_em(self, data, parts, resp, ctx):
+        """EM from responsibilities ``resp``, or from ``parts`` if ``resp`` is None."""
+        w = data.sample_weight
+        total_weight = w.sum()
+        previous = None
+        if resp is None:
+            log_prob, resp = self._e_step(parts, data)
+            previous = w @ log_prob / total_weight - parts.gate.penalty_
+        curve = []
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, self.max_iter + 1):
+            iteration_ctx = ctx.subcontext(task_name="iteration")
+            iteration_ctx.call_on_fit_task_begin(estimator=self)
+            outputs = self._m_step(parts, data, resp)
+            log_prob, resp = self._e_step(parts, data, outputs)
+            log_likelihood = w @ log_prob / total_weight
+            objective = log_likelihood - parts.gate.penalty_
+            if not np.isfinite(objective):
+                raise FloatingPointError(
+                    f"EM reached a non-finite log-likelihood at iteration {n_iter}."
+                )
+            curve.append(log_likelihood)
+            converged = previous is not None and abs(objective - previous) < self.tol
+            logger.debug("  iteration %d: log-likelihood %.8f", n_iter, log_likelihood)
+            stop = iteration_ctx.call_on_fit_task_end(
+                estimator=self,
+                reconstruction_attributes=lambda: self._fitted_attributes(parts),
+            )
+            if converged or stop:
+                break
+            previous = objective
+        return _Run(parts, log_likelihood, objective, curve, n_iter, converged)
+
+    def _fitted_attributes(self, parts):
+        """Attributes that make a copy of this estimator predict with ``parts``."""
+        attributes = {"experts_": parts.experts, "gate_": parts.gate}
+        attributes["_likelihood"] = parts.likelihood
+        return attributes
+
+    def _m_step(self, parts, data, resp):
+        """Refit experts, noise and gate; return the experts' new outputs."""
+        w = data.sample_weight
+        weights = resp * w[:, None]
+        min_weight = _MIN_WEIGHT_SHARE * w.sum()
+        for k, expert in enumerate(parts.experts):
+            expert_weight = weights[:, k]
+            if expert_weight.sum() <= min_weight:
+                if hasattr(expert, "n_features_in_"):
+                    continue
+                # Never fitted and given no rows (an empty initial cluster): start it
+                # from all rows and let EM pull it towards a region.
+                expert_weight = w
+            expert.fit(data.X_expert, data.y, sample_weight=expert_weight)
+        outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
+        parts.likelihood.fit(outputs, data.target, weights)
+        parts.gate._fit(data.X_gate, resp, w)
+        return outputs
+
+    def _e_step(self, parts, data, outputs=None):
+        """Per-sample log-likelihood and responsibilities."""
+        if outputs is None:
+            outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
+        responsibilities = parts.likelihood.log_likelihood(outputs, data.target)
+        log_prob = np.empty(responsibilities.shape[0])
+        logits = parts.gate.decision_function(data.X_gate)
+        e_step(logits, responsibilities, responsibilities, log_prob)
+        return log_prob, responsibilities
+
+    # ---- fit helpers
+
+    def _resolve_features(self, spec, name):
+        """Column indices of ``spec``: None (all), indices, names or a boolean mask."""
+        n_features = self.n_features_in_
+        if spec is None:
+            return np.arange(n_features)
+        spec = np.asarray(spec)
+        if spec.ndim != 1:
+            raise ValueError(
+                f"{name} must be a 1-D list of columns; got {spec.ndim}-D."
+            )
+        if spec.size == 0:
+            return np.arange(0)
+        if spec.dtype == bool:
+            if spec.size != n_features:
+                raise ValueError(
+                    f"{name} is a boolean mask of length {spec.size}, but X has "
+                    f"{n_features} features."
+                )
+            return np.flatnonzero(spec)
+        if spec.dtype.kind in "UO":
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                raise ValueError(
+                    f"{name} names columns, but X has no column names; pass a "
+                    "DataFrame or give column indices."
+                )
+            lookup = {feature: i for i, feature in enumerate(names)}
+            unknown = [str(c) for c in spec if c not in lookup]
+            if unknown:
+                raise ValueError(f"{name} names unknown columns: {unknown}.")
+            columns = np.array([lookup[c] for c in spec])
+        elif spec.dtype.kind in "iu":
+            columns = spec.astype(np.intp)
+            bad = columns[(columns < 0) | (columns >= n_features)]
+            if bad.size:
+                raise ValueError(
+                    f"{name} has column indices {bad.tolist()} outside "
+                    f"[0, {n_features}) for X with {n_features} features."
+                )
+        else:
+            raise ValueError(
+                f"{name} must hold column indices, column names or a boolean mask; "
+                f"got dtype {spec.dtype}."
+            )
+        if np.unique(columns).size != columns.size:
+            raise ValueError(f"{name} lists a column more than once.")
+        return columns
+
+    def _validate_init(self, n_samples):
+        if isinstance(self.init, str):
+            return self.init
+        init = check_array(self.init, dtype=np.float64)
+        expected = (n_samples, self.n_experts)
+        if init.shape != expected:
+            raise ValueError(
+                f"init must be 'kmeans', 'random' or responsibilities of shape "
+                f"(n_samples, n_experts)={expected}; got shape {init.shape}."
+            )
+        if np.any(init < 0) or not np.allclose(init.sum(axis=1), 1.0, atol=1e-6):
+            raise ValueError(
+                "init responsibilities must be non-negative with rows summing to 1."
+            )
+        return init
+
+    def _initial_responsibilities(self, X, data, init, seed, restart):
+        if not isinstance(init, str):
+            return init.copy()
+        if init == "auto":
+            init = "kmeans" if restart == 0 else "random"
+        n_samples, n_experts = X.shape[0], self.n_experts
+        if init == "random":
+            rng = np.random.RandomState(seed)
+            return rng.dirichlet(np.ones(n_experts), size=n_samples)
+        columns = np.union1d(self.gate_features_, self.expert_features_)
+        points = np.column_stack([X[:, columns], self._target_columns(data.target)])
+        points = StandardScaler().fit_transform(
+            points, sample_weight=data.sample_weight
+        )
+        with warnings.catch_warnings():
+            # Fewer distinct points than experts leaves a cluster empty; the M-step
+            # handles an expert with no rows, so KMeans's warning would only confuse.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = (
+                KMeans(n_clusters=n_experts, n_init=1, random_state=seed)
+                .fit(points, sample_weight=data.sample_weight)
+                .labels_
+            )
+        return np.eye(n_experts)[labels]
+
+    # ---- prediction-time helpers
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _gate_inputs(self, X):
+        return np.ascontiguousarray(X[:, self.gate_features_], dtype=np.float64)
+
+    def _expert_inputs(self, X):
+        return X[:, self.expert_features_]
+
+    def _parts(self):
+        return _Parts(self.experts_, self.gate_, self._likelihood)
+
+    def _data_for(self, X, y):
+        X = self._validate_X(X)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y must be 1-D with one value per row of X ({X.shape[0]}); got shape "
+                f"{y.shape}."
+            )
+        target = self._encode_target(y)
+        return _Data(
+            X_gate=self._gate_inputs(X),
+            X_expert=self._expert_inputs(X),
+            y=y,
+            target=target,
+            sample_weight=np.ones(X.shape[0]),
+        )
+
+    # ---- public methods
+
+    def predict_gate_proba(self, X):
+        """Gate probabilities: how much each expert is trusted at each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts)
+            ``g_k(x)``; rows sum to one.
+        """
+        X = self._validate_X(X)
+        return self.gate_.predict_proba(self._gate_inputs(X))
+
+    def score_samples(self, X, y):
+        """Log-likelihood of each sample, ``log p(y | x)`` under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        y : array-like of shape (n_samples,)
+            Targets of the samples.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            ``log sum_k g_k(x_i) p_k(y_i | x_i)``.
+        """
+        log_prob, _ = self._e_step(self._parts(), self._data_for(X, y))
+        return log_prob
+
+    def posterior_proba(self, X, y):
+        """Responsibilities: the probability each expert generated ``y`` given ``x``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        y : array-like of shape (n_samples,)
+            Targets of the samples.
+
+        Returns
+        -------
+        responsibilities : ndarray of shape (n_samples, n_experts)
+            ``r_ik ∝ g_k(x_i) p_k(y_i | x_i)``; rows sum to one.
+        """
+        _, responsibilities = self._e_step(self._parts(), self._data_for(X, y))
+        return responsibilities
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

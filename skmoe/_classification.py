@@ -1,0 +1,229 @@
+"""Mixture of experts for classification: each expert's likelihood is its proba."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.multiclass import check_classification_targets
+
+from skmoe._base import BaseMixtureOfExperts
+from skmoe._likelihoods import CategoricalLikelihood
+
+
+class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
+    """Mixture of experts for classification, fitted by EM.
+
+    A softmax gate ``g(x)`` splits the input space among ``n_experts`` classifiers;
+    the model is ``p(y | x) = sum_k g_k(x) p_k(y | x)`` with ``p_k`` the k-th
+    expert's ``predict_proba``, its columns aligned to ``classes_`` even when the
+    expert saw fewer classes, and clipped away from zero in the likelihood.
+
+    Parameters
+    ----------
+    expert : classifier, default=None
+        The expert, cloned once per expert; its ``fit`` must take ``sample_weight``
+        and it must have ``predict_proba``. ``None`` means ``LogisticRegression()``.
+
+    n_experts : int, default=2
+        Number of experts.
+
+    gate : SoftmaxGate, default=None
+        The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
+        are reachable as ``gate__alpha`` and so on, also while it is ``None``.
+
+    gate_features, expert_features : array-like, default=None
+        Columns the gate and the experts see: indices, names (when ``X`` is a
+        DataFrame) or a boolean mask; ``None`` means all. An empty
+        ``gate_features`` gives constant mixing weights.
+
+    solver : {"em"}, default="em"
+        Training method.
+
+    init : {"auto", "kmeans", "random"} or array-like of shape \
+            (n_samples, n_experts), default="auto"
+        Initial responsibilities: hard labels from k-means on the standardised
+        ``[x, one-hot(y)]``, random Dirichlet rows, or given. ``"auto"`` starts the first
+        restart from k-means and the others at random: k-means finds regimes that
+        are separate in the inputs, random starts find regimes that overlap (such
+        as crossing curves), and the best log-likelihood is kept.
+
+    n_init : int, default=3
+        Number of EM runs from different initialisations; the one with the highest
+        (penalised) log-likelihood is kept.
+
+    max_iter : int, default=200
+        Maximum number of EM iterations per run.
+
+    tol : float, default=1e-5
+        EM stops when the mean log-likelihood per unit of sample weight changes by
+        less than ``tol`` between iterations.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisations.
+
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues EM from the fitted
+        model (one run, no re-initialisation).
+
+    verbose : int, default=0
+        1 reports each restart, 2 also each iteration, through the ``skmoe`` logger.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    experts_ : list of fitted classifiers
+        The experts.
+
+    gate_ : SoftmaxGate
+        The fitted gate.
+
+    gate_features_, expert_features_ : ndarray of int
+        Column indices the gate and the experts see.
+
+    log_likelihood_ : float
+        Mean log-likelihood per unit of sample weight of the kept run.
+
+    log_likelihood_curve_ : ndarray of shape (n_iter_,)
+        Mean log-likelihood after each EM iteration of the kept run.
+
+    n_iter_ : int
+        EM iterations of the kept run.
+
+    converged_ : bool
+        Whether the kept run met ``tol``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    MixtureOfExpertsRegressor : The same model with regressor experts.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsClassifier
+    >>> from skmoe.datasets import make_moe_classification
+    >>> X, y = make_moe_classification(n_samples=500, random_state=0)
+    >>> moe = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    >>> moe.predict_proba(X[:3]).sum(axis=1)
+    array([1., 1., 1.])
+    """
+
+    def _default_expert(self):
+        return LogisticRegression()
+
+    def _check_expert(self, expert):
+        if not hasattr(expert, "predict_proba"):
+            raise ValueError(
+                f"{expert!r} cannot be an expert: it has no predict_proba, and a "
+                "classifier expert's likelihood is the probability it gives to the "
+                "observed class."
+            )
+        super()._check_expert(expert)
+
+    def _prepare_targets(self, y, sample_weight):
+        check_classification_targets(y)
+        self.classes_, target = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(
+                "MixtureOfExpertsClassifier needs samples of at least 2 classes; the "
+                f"data has only one class: {self.classes_[0]!r}."
+            )
+        return y, target
+
+    def _encode_target(self, y):
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y has labels never seen in fit: {unseen.tolist()}; the classes are "
+                f"{self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _target_columns(self, target):
+        return np.eye(self.classes_.size)[target]
+
+    def _make_likelihood(self, y, sample_weight):
+        return CategoricalLikelihood()
+
+    def _warm_start_signature(self):
+        return (*super()._warm_start_signature(), tuple(self.classes_.tolist()))
+
+    def _aligned_proba(self, expert, X_expert):
+        """The expert's ``predict_proba`` with one column per class of ``classes_``."""
+        proba = expert.predict_proba(X_expert)
+        if expert.classes_.size == self.classes_.size:
+            return proba
+        aligned = np.zeros((proba.shape[0], self.classes_.size))
+        aligned[:, np.searchsorted(self.classes_, expert.classes_)] = proba
+        return aligned
+
+    def _expert_outputs(self, experts, X_expert, target):
+        rows = np.arange(X_expert.shape[0])
+        outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
+        for k, expert in enumerate(experts):
+            outputs[:, k] = self._aligned_proba(expert, X_expert)[rows, target]
+            if not np.all(np.isfinite(outputs[:, k])):
+                raise FloatingPointError(
+                    f"expert {k} ({expert!r}) gave NaN or infinite probabilities."
+                )
+        return outputs
+
+    def predict_experts(self, X):
+        """Each expert's own class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts, n_classes)
+            ``p_k(c | x)`` for every sample, expert and class of ``classes_``.
+        """
+        X = self._validate_X(X)
+        X_expert = self._expert_inputs(X)
+        return np.stack(
+            [self._aligned_proba(e, X_expert) for e in self.experts_], axis=1
+        )
+
+    def predict_proba(self, X):
+        """Class probabilities of the mixture, ``sum_k g_k(x) p_k(c | x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to one.
+        """
+        X = self._validate_X(X)
+        gate = self.gate_.predict_proba(self._gate_inputs(X))
+        X_expert = self._expert_inputs(X)
+        proba = np.zeros((X.shape[0], self.classes_.size))
+        for k, expert in enumerate(self.experts_):
+            proba += gate[:, k, None] * self._aligned_proba(expert, X_expert)
+        return proba
+
+    def predict(self, X):
+        """Predict the most probable class under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,38 @@
+"""The gate's objective: softmax cross-entropy against soft targets."""
+
+import numba
+import numpy as np
+
+
+@numba.njit(parallel=True, cache=True)
+def softmax_cross_entropy(logits, targets, sample_weight, grad_logits, loss):
+    """Weighted cross-entropy of ``softmax(logits)`` against soft ``targets``.
+
+    Writes, for each row ``i`` with ``s_i = sum_k targets[i, k]``::
+
+        loss[i]           = w_i * (s_i * logsumexp(logits[i]) - targets[i] . logits[i])
+        grad_logits[i, k] = w_i * (s_i * softmax(logits[i])_k - targets[i, k])
+
+    The caller sums ``loss`` and multiplies ``grad_logits`` by the design matrix, so
+    the reductions stay in deterministic NumPy/BLAS order.
+    """
+    n_samples, n_classes = logits.shape
+    for i in numba.prange(n_samples):
+        top = logits[i, 0]
+        for k in range(1, n_classes):
+            top = max(top, logits[i, k])
+        total = 0.0
+        for k in range(n_classes):
+            total += np.exp(logits[i, k] - top)
+        log_normalizer = top + np.log(total)
+
+        target_sum = 0.0
+        dot = 0.0
+        for k in range(n_classes):
+            target_sum += targets[i, k]
+            dot += targets[i, k] * logits[i, k]
+        weight = sample_weight[i]
+        loss[i] = weight * (target_sum * log_normalizer - dot)
+        for k in range(n_classes):
+            prob = np.exp(logits[i, k] - log_normalizer)
+            grad_logits[i, k] = weight * (target_sum * prob - targets[i, k])

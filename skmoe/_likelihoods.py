@@ -1,0 +1,71 @@
+"""Expert likelihoods: ``p_k(y | x)`` from each expert's output.
+
+A likelihood turns the experts' outputs, an ``(n_samples, n_experts)`` array, into
+``log p_k(y_i | x_i)`` (the E-step's input) and fits its own noise parameters in the
+M-step. Regression experts output their prediction of ``y``; classification experts
+output the probability they give to the observed label.
+"""
+
+import numpy as np
+
+from skmoe._kernels import gaussian_log_likelihood
+
+
+class GaussianLikelihood:
+    """Gaussian noise around each expert's prediction, one variance per expert.
+
+    Parameters
+    ----------
+    variance_floor : float
+        Smallest variance an expert may take, so that an expert fitting a handful of
+        rows exactly cannot drive the likelihood to infinity.
+    """
+
+    n_parameters_per_expert = 1
+
+    def __init__(self, variance_floor):
+        self.variance_floor = variance_floor
+
+    def fit(self, outputs, y, weights):
+        """Weighted residual variance of each expert, floored."""
+        residuals = (y[:, None] - outputs) ** 2
+        totals = weights.sum(axis=0)
+        variances = np.einsum("ik,ik->k", weights, residuals) / np.maximum(
+            totals, np.finfo(np.float64).tiny
+        )
+        fitted = totals > 0
+        if not hasattr(self, "variance_"):
+            self.variance_ = np.full(outputs.shape[1], self.variance_floor)
+        self.variance_ = np.where(fitted, variances, self.variance_)
+        self.variance_ = np.maximum(self.variance_, self.variance_floor)
+        return self
+
+    def log_likelihood(self, outputs, y):
+        """``log N(y_i; outputs[i, k], variance_[k])``, shape (n_samples, n_experts)."""
+        out = np.empty(outputs.shape, dtype=np.float64)
+        gaussian_log_likelihood(outputs, y, self.variance_, out)
+        return out
+
+
+class CategoricalLikelihood:
+    """The probability each classifier expert gives to the observed label.
+
+    Parameters
+    ----------
+    min_proba : float, default=1e-12
+        Probabilities are clipped to at least this value, so that one confident
+        expert that is wrong on one row cannot make the log-likelihood infinite.
+    """
+
+    n_parameters_per_expert = 0
+
+    def __init__(self, min_proba=1e-12):
+        self.min_proba = min_proba
+
+    def fit(self, outputs, y, weights):
+        """Nothing to fit: the experts' probabilities are the whole model."""
+        return self
+
+    def log_likelihood(self, outputs, y):
+        """``log max(outputs, min_proba)``; ``outputs`` already picks the label."""
+        return np.log(np.maximum(outputs, self.min_proba))

@@ -1,0 +1,189 @@
+"""Mixture of experts for regression: Gaussian noise around each expert's prediction."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.linear_model import LinearRegression
+
+from skmoe._base import BaseMixtureOfExperts
+from skmoe._likelihoods import GaussianLikelihood
+
+# The variance floor, relative to the target's variance: small enough never to bind
+# on real noise, large enough to keep an expert that fits a few rows exactly finite.
+_VARIANCE_FLOOR_RATIO = 1e-6
+
+
+class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
+    """Mixture of experts for regression, fitted by EM.
+
+    A softmax gate ``g(x)`` splits the input space among ``n_experts`` regressors;
+    the model is ``p(y | x) = sum_k g_k(x) N(y; f_k(x), sigma_k^2)``. ``predict``
+    returns the mixture's mean ``sum_k g_k(x) f_k(x)``.
+
+    Parameters
+    ----------
+    expert : regressor, default=None
+        The expert, cloned once per expert; its ``fit`` must take
+        ``sample_weight``. ``None`` means ``LinearRegression()``.
+
+    n_experts : int, default=2
+        Number of experts.
+
+    gate : SoftmaxGate, default=None
+        The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
+        are reachable as ``gate__alpha`` and so on, also while it is ``None``.
+
+    gate_features, expert_features : array-like, default=None
+        Columns the gate and the experts see: indices, names (when ``X`` is a
+        DataFrame) or a boolean mask; ``None`` means all. An empty
+        ``gate_features`` gives constant mixing weights, a plain mixture of
+        regressions.
+
+    solver : {"em"}, default="em"
+        Training method.
+
+    init : {"auto", "kmeans", "random"} or array-like of shape \
+            (n_samples, n_experts), default="auto"
+        Initial responsibilities: hard labels from k-means on the standardised
+        ``[x, y]``, random Dirichlet rows, or given. ``"auto"`` starts the first
+        restart from k-means and the others at random: k-means finds regimes that
+        are separate in the inputs, random starts find regimes that overlap (such
+        as crossing curves), and the best log-likelihood is kept.
+
+    n_init : int, default=3
+        Number of EM runs from different initialisations; the one with the highest
+        (penalised) log-likelihood is kept.
+
+    max_iter : int, default=200
+        Maximum number of EM iterations per run.
+
+    tol : float, default=1e-5
+        EM stops when the mean log-likelihood per unit of sample weight changes by
+        less than ``tol`` between iterations.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisations.
+
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues EM from the fitted
+        model (one run, no re-initialisation).
+
+    verbose : int, default=0
+        1 reports each restart, 2 also each iteration, through the ``skmoe`` logger.
+
+    Attributes
+    ----------
+    experts_ : list of fitted regressors
+        The experts.
+
+    gate_ : SoftmaxGate
+        The fitted gate.
+
+    noise_variance_ : ndarray of shape (n_experts,)
+        Each expert's Gaussian noise variance.
+
+    gate_features_, expert_features_ : ndarray of int
+        Column indices the gate and the experts see.
+
+    log_likelihood_ : float
+        Mean log-likelihood per unit of sample weight of the kept run.
+
+    log_likelihood_curve_ : ndarray of shape (n_iter_,)
+        Mean log-likelihood after each EM iteration of the kept run.
+
+    n_iter_ : int
+        EM iterations of the kept run.
+
+    converged_ : bool
+        Whether the kept run met ``tol``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    MixtureOfExpertsClassifier : The same model with classifier experts.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_moe_regression
+    >>> X, y = make_moe_regression(n_samples=500, n_experts=2, random_state=0)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    >>> moe.predict_gate_proba(X[:2]).shape
+    (2, 2)
+    >>> bool(moe.score(X, y) > 0.8)
+    True
+    """
+
+    def _default_expert(self):
+        return LinearRegression()
+
+    def _prepare_targets(self, y, sample_weight):
+        y = np.asarray(y, dtype=np.float64)
+        return y, y
+
+    def _encode_target(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity.")
+        return y
+
+    def _target_columns(self, target):
+        return target[:, None]
+
+    def _make_likelihood(self, y, sample_weight):
+        mean = np.average(y, weights=sample_weight)
+        variance = np.average((y - mean) ** 2, weights=sample_weight)
+        floor = _VARIANCE_FLOOR_RATIO * (variance if variance > 0 else 1.0)
+        return GaussianLikelihood(variance_floor=floor)
+
+    def _expert_outputs(self, experts, X_expert, target):
+        outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
+        for k, expert in enumerate(experts):
+            outputs[:, k] = np.ravel(expert.predict(X_expert))
+            if not np.all(np.isfinite(outputs[:, k])):
+                raise FloatingPointError(
+                    f"expert {k} ({expert!r}) predicted NaN or infinity."
+                )
+        return outputs
+
+    def _set_fitted_parts(self, parts):
+        super()._set_fitted_parts(parts)
+        self.noise_variance_ = parts.likelihood.variance_
+
+    def predict_experts(self, X):
+        """Each expert's own prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_samples, n_experts)
+            ``f_k(x)`` for every sample and expert.
+        """
+        X = self._validate_X(X)
+        return self._expert_outputs(self.experts_, self._expert_inputs(X), None)
+
+    def predict(self, X):
+        """Predict the mixture's mean, ``sum_k g_k(x) f_k(x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted values.
+        """
+        X = self._validate_X(X)
+        gate = self.gate_.predict_proba(self._gate_inputs(X))
+        outputs = self._expert_outputs(self.experts_, self._expert_inputs(X), None)
+        return np.einsum("ik,ik->i", gate, outputs)
