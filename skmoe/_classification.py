@@ -41,10 +41,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     init : {"auto", "kmeans", "random"} or array-like of shape \
             (n_samples, n_experts), default="auto"
         Initial responsibilities: hard labels from k-means on the standardised
-        ``[x, one-hot(y)]``, random Dirichlet rows, or given. ``"auto"`` starts the first
-        restart from k-means and the others at random: k-means finds regimes that
-        are separate in the inputs, random starts find regimes that overlap (such
-        as crossing curves), and the best log-likelihood is kept.
+        ``[x, one-hot(y)]``, random Dirichlet rows, or given. ``"auto"`` starts the
+        first restart from k-means and the others at random: k-means finds regimes
+        that are separate in the inputs, random starts find regimes that overlap
+        (such as crossing curves), and the best log-likelihood is kept.
 
     n_init : int, default=3
         Number of EM runs from different initialisations; the one with the highest
@@ -226,4 +226,5 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -26,22 +26,49 @@ from skmoe._kernels import softmax_cross_entropy
 _TINY = np.finfo(np.float64).tiny
 
 
+def _penalized_cross_entropy(theta, X, targets, weights, alpha, buffers=None):
+    """The gate's objective and its gradient in ``theta``.
+
+    ``theta`` holds, row by row for each expert, its coefficients and then its
+    intercept; ``weights`` sum to one. Returns
+    ``sum_i w_i CE(targets_i, softmax(X_i V^T + c)) + alpha / 2 ||V||^2`` and its
+    gradient, flattened like ``theta``.
+    """
+    n_experts = targets.shape[1]
+    params = theta.reshape(n_experts, X.shape[1] + 1)
+    coef, intercept = params[:, :-1], params[:, -1]
+    if buffers is None:
+        buffers = (np.empty_like(targets), np.empty(X.shape[0]))
+    grad_logits, loss = buffers
+    logits = X @ coef.T
+    logits += intercept
+    softmax_cross_entropy(logits, targets, weights, grad_logits, loss)
+    grad = np.empty_like(params)
+    grad[:, :-1] = grad_logits.T @ X + alpha * coef
+    grad[:, -1] = grad_logits.sum(axis=0)
+    value = loss.sum() + 0.5 * alpha * np.sum(coef * coef)
+    return value, grad.ravel()
+
+
 class SoftmaxGate(BaseEstimator):
     """Softmax gate of a mixture of experts, fitted to soft targets.
 
     Parameters
     ----------
-    alpha : float, default=1e-4
+    alpha : float, default=1e-6
         L2 penalty on the gate's coefficients, measured on standardised inputs and
         relative to the mean cross-entropy. The default is light: it keeps the gate
-        finite when the experts' regions are perfectly separable and costs no visible
-        likelihood otherwise.
+        finite when the experts' regions are perfectly separable, and costs under
+        1e-4 nats per sample on overlapping regimes and about 0.005 on a hard step
+        between two regimes with little noise (1e-4 cost 0.027 there).
 
     max_iter : int, default=100
         Maximum number of L-BFGS iterations per fit.
 
     tol : float, default=1e-6
-        L-BFGS stops when the largest component of the gradient is below ``tol``.
+        L-BFGS stops when the largest component of the gradient is below ``tol``,
+        or when an iteration lowers the objective by less than ``1e-3 * tol``
+        relative to its size.
 
     Attributes
     ----------
@@ -67,10 +94,10 @@ class SoftmaxGate(BaseEstimator):
     >>> targets = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
     >>> gate = SoftmaxGate().fit(X, targets)
     >>> gate.predict_proba(X).round(2)
-    array([[0.93, 0.07],
+    array([[0.92, 0.08],
            [0.77, 0.23],
            [0.23, 0.77],
-           [0.07, 0.93]])
+           [0.08, 0.92]])
     """
 
     _parameter_constraints = {
@@ -79,7 +106,7 @@ class SoftmaxGate(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, *, alpha=1e-4, max_iter=100, tol=1e-6):
+    def __init__(self, *, alpha=1e-6, max_iter=100, tol=1e-6):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
@@ -144,32 +171,22 @@ class SoftmaxGate(BaseEstimator):
     def _fit_lbfgs(self, X_std, targets, sample_weight):
         n_experts, n_features = targets.shape[1], X_std.shape[1]
         weights = sample_weight / sample_weight.sum()
-        grad_logits = np.empty_like(targets)
-        loss = np.empty(X_std.shape[0])
-        alpha = self.alpha
-
-        def objective(theta):
-            params = theta.reshape(n_experts, n_features + 1)
-            coef, intercept = params[:, :-1], params[:, -1]
-            logits = X_std @ coef.T
-            logits += intercept
-            softmax_cross_entropy(logits, targets, weights, grad_logits, loss)
-            grad = np.empty_like(params)
-            grad[:, :-1] = grad_logits.T @ X_std + alpha * coef
-            grad[:, -1] = grad_logits.sum(axis=0)
-            value = loss.sum() + 0.5 * alpha * np.sum(coef * coef)
-            return value, grad.ravel()
-
+        buffers = (np.empty_like(targets), np.empty(X_std.shape[0]))
         if getattr(self, "_coef_std", np.empty(0)).shape == (n_experts, n_features):
             start = np.column_stack([self._coef_std, self._intercept_std])
         else:
             start = np.zeros((n_experts, n_features + 1))
         result = minimize(
-            objective,
+            _penalized_cross_entropy,
             start.ravel(),
+            args=(X_std, targets, weights, self.alpha, buffers),
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": self.max_iter, "gtol": self.tol},
+            options={
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                "ftol": 1e-3 * self.tol,
+            },
         )
         params = result.x.reshape(n_experts, n_features + 1)
         self._coef_std = params[:, :-1].copy()

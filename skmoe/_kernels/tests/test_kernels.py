@@ -1,0 +1,98 @@
+"""The numba kernels against plain NumPy/SciPy references."""
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax, logsumexp, softmax
+from scipy.stats import norm
+
+from skmoe._kernels import e_step, gaussian_log_likelihood, softmax_cross_entropy
+
+
+def _naive_e_step(logits, log_likelihood):
+    joint = log_softmax(logits, axis=1) + log_likelihood
+    log_prob = logsumexp(joint, axis=1)
+    return np.exp(joint - log_prob[:, None]), log_prob
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 7])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 300.0])
+def test_e_step_matches_numpy(n_experts, scale):
+    rng = np.random.RandomState(0)
+    logits = scale * rng.standard_normal((500, n_experts))
+    log_likelihood = scale * rng.standard_normal((500, n_experts)) - 5.0
+    responsibilities = np.empty_like(logits)
+    log_prob = np.empty(500)
+    e_step(logits, log_likelihood, responsibilities, log_prob)
+
+    expected_resp, expected_log_prob = _naive_e_step(logits, log_likelihood)
+    np.testing.assert_allclose(responsibilities, expected_resp, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(log_prob, expected_log_prob, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(responsibilities.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_e_step_in_place():
+    """The responsibilities may overwrite the log-likelihood array."""
+    rng = np.random.RandomState(1)
+    logits = rng.standard_normal((50, 3))
+    log_likelihood = rng.standard_normal((50, 3))
+    expected_resp, expected_log_prob = _naive_e_step(logits, log_likelihood)
+    log_prob = np.empty(50)
+    e_step(logits, log_likelihood, log_likelihood, log_prob)
+    np.testing.assert_allclose(log_likelihood, expected_resp, atol=1e-12)
+    np.testing.assert_allclose(log_prob, expected_log_prob, atol=1e-12)
+
+
+def test_e_step_extreme_values_stay_finite():
+    logits = np.array([[800.0, -800.0], [0.0, 0.0]])
+    log_likelihood = np.array([[-1e5, 0.0], [-700.0, -750.0]])
+    responsibilities = np.empty_like(logits)
+    log_prob = np.empty(2)
+    e_step(logits, log_likelihood, responsibilities, log_prob)
+    assert np.all(np.isfinite(responsibilities)) and np.all(np.isfinite(log_prob))
+    expected_resp, expected_log_prob = _naive_e_step(logits, log_likelihood)
+    np.testing.assert_allclose(responsibilities, expected_resp, atol=1e-10)
+    np.testing.assert_allclose(log_prob, expected_log_prob, rtol=1e-12)
+
+
+def test_gaussian_log_likelihood_matches_scipy():
+    rng = np.random.RandomState(0)
+    means = rng.standard_normal((200, 4))
+    y = rng.standard_normal(200)
+    variances = rng.uniform(0.01, 5.0, size=4)
+    out = np.empty_like(means)
+    gaussian_log_likelihood(means, y, variances, out)
+    expected = norm.logpdf(y[:, None], loc=means, scale=np.sqrt(variances))
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_softmax_cross_entropy_matches_numpy():
+    rng = np.random.RandomState(0)
+    logits = 3.0 * rng.standard_normal((300, 4))
+    targets = rng.dirichlet(np.ones(4), size=300)
+    targets[:10] *= 0.5  # rows need not sum to one
+    weights = rng.uniform(0, 2, size=300)
+    grad = np.empty_like(logits)
+    loss = np.empty(300)
+    softmax_cross_entropy(logits, targets, weights, grad, loss)
+
+    row_sums = targets.sum(axis=1)
+    expected_loss = -weights * np.sum(targets * log_softmax(logits, axis=1), axis=1)
+    expected_grad = weights[:, None] * (
+        row_sums[:, None] * softmax(logits, axis=1) - targets
+    )
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-12)
+
+
+def test_kernels_accept_read_only_inputs():
+    """Read-only memmaps (scikit-learn's check_readonly_memmap_input) must work."""
+    rng = np.random.RandomState(0)
+    logits = rng.standard_normal((20, 3))
+    log_likelihood = rng.standard_normal((20, 3))
+    logits.flags.writeable = False
+    log_likelihood.flags.writeable = False
+    responsibilities = np.empty((20, 3))
+    log_prob = np.empty(20)
+    e_step(logits, log_likelihood, responsibilities, log_prob)
+    expected_resp, _ = _naive_e_step(logits, log_likelihood)
+    np.testing.assert_allclose(responsibilities, expected_resp, atol=1e-12)
