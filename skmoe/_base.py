@@ -43,6 +43,7 @@ from skmoe._progress import (
     root_callback_context,
     verbose_logging,
 )
+from skmoe._routing import ROUTINGS, check_routing, mix_experts
 
 # An expert whose share of the total weight falls below this keeps its previous fit:
 # refitting on (numerically) all-zero weights is undefined for most estimators.
@@ -90,7 +91,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         "gate": [HasMethods(["fit", "decision_function"]), None],
         "gate_features": ["array-like", None],
         "expert_features": ["array-like", None],
+        "routing": [StrOptions(set(ROUTINGS))],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions({"em"})],
+        "responsibility_threshold": [Interval(Real, 0, 1, closed="left")],
         "init": [StrOptions({"auto", "kmeans", "random"}), "array-like"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -108,7 +112,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         gate=None,
         gate_features=None,
         expert_features=None,
+        routing="soft",
+        top_k=2,
         solver="em",
+        responsibility_threshold=0.0,
         init="auto",
         n_init=3,
         max_iter=200,
@@ -122,7 +129,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.gate = gate
         self.gate_features = gate_features
         self.expert_features = expert_features
+        self.routing = routing
+        self.top_k = top_k
         self.solver = solver
+        self.responsibility_threshold = responsibility_threshold
         self.init = init
         self.n_init = n_init
         self.max_iter = max_iter
@@ -286,6 +296,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if self.expert_features_.size == 0:
             raise ValueError("expert_features selects no column: experts need inputs.")
         init = self._validate_init(n_samples)
+        check_routing(self.routing, self.top_k, self.n_experts)
         expert = self._expert_prototype()
         self._check_expert(expert)
         if warm and self._warm_start_signature() != previous_signature:
@@ -416,7 +427,11 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 # Never fitted and given no rows (an empty initial cluster): start it
                 # from all rows and let EM pull it towards a region.
                 expert_weight = w
-            expert.fit(data.X_expert, data.y, sample_weight=expert_weight)
+            if self.responsibility_threshold > 0 and expert_weight is not w:
+                rows = np.flatnonzero(resp[:, k] >= self.responsibility_threshold)
+                expert.fit(data.X_expert[rows], data.y[rows], expert_weight[rows])
+            else:
+                expert.fit(data.X_expert, data.y, sample_weight=expert_weight)
         outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
         parts.likelihood.fit(outputs, data.target, weights)
         parts.gate._fit(data.X_gate, resp, w)
@@ -535,6 +550,19 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _expert_inputs(self, X):
         return X[:, self.expert_features_]
 
+    def _mix_experts(self, X, expert_output):
+        """Mix ``expert_output`` over each row's experts as ``routing`` says."""
+        check_routing(self.routing, self.top_k, self.n_experts)
+        gate_proba = self.gate_.predict_proba(self._gate_inputs(X))
+        return mix_experts(
+            self.experts_,
+            self._expert_inputs(X),
+            gate_proba,
+            expert_output,
+            self.routing,
+            self.top_k,
+        )
+
     def _parts(self):
         return _Parts(self.experts_, self.gate_, self._likelihood)
 
@@ -572,6 +600,21 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """
         X = self._validate_X(X)
         return self.gate_.predict_proba(self._gate_inputs(X))
+
+    def predict_gate(self, X):
+        """The expert each sample is routed to: the gate's most probable one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        experts : ndarray of shape (n_samples,)
+            Index of ``argmax_k g_k(x)``.
+        """
+        return np.argmax(self.predict_gate_proba(X), axis=1)
 
     def score_samples(self, X, y):
         """Log-likelihood of each sample, ``log p(y | x)`` under the fitted mixture.
@@ -611,7 +654,77 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         _, responsibilities = self._e_step(self._parts(), self._data_for(X, y))
         return responsibilities
 
+    def bic(self, X, y):
+        """Bayesian information criterion on ``(X, y)``; lower is better.
+
+        ``-2 log L + p log n`` with ``p`` the number of free parameters: the gate's
+        ``(n_gate_features + 1) * (n_experts - 1)``, each expert's coefficients and
+        intercepts, and each expert's noise variance (regression).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        y : array-like of shape (n_samples,)
+            Targets of the samples.
+
+        Returns
+        -------
+        bic : float
+            The criterion.
+        """
+        log_likelihood = self.score_samples(X, y).sum()
+        return -2 * log_likelihood + self._n_parameters() * np.log(len(y))
+
+    def aic(self, X, y):
+        """Akaike information criterion on ``(X, y)``; lower is better.
+
+        ``-2 log L + 2 p``, with ``p`` counted as in :meth:`bic`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        y : array-like of shape (n_samples,)
+            Targets of the samples.
+
+        Returns
+        -------
+        aic : float
+            The criterion.
+        """
+        return -2 * self.score_samples(X, y).sum() + 2 * self._n_parameters()
+
+    def _n_parameters(self):
+        """Free parameters of the fitted model; raises for non-parametric experts."""
+        check_is_fitted(self)
+        gate = (self.gate_features_.size + 1) * (self.n_experts - 1)
+        experts = sum(_expert_n_parameters(expert) for expert in self.experts_)
+        noise = self.n_experts * self._likelihood.n_parameters_per_expert
+        return gate + experts + noise
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _expert_n_parameters(expert):
+    """Free parameters of a fitted linear expert (``coef_`` and ``intercept_``)."""
+    coef = getattr(expert, "coef_", None)
+    if coef is None:
+        raise ValueError(
+            f"BIC and AIC need each expert's number of parameters, which is not "
+            f"defined for {expert!r}: it has no coef_ (trees, nearest neighbours and "
+            "other non-parametric models have no fixed size). Compare such models "
+            "by cross-validation instead."
+        )
+    coef = np.atleast_2d(coef)
+    has_intercept = getattr(expert, "fit_intercept", True)
+    n_outputs, n_features = coef.shape
+    if is_classifier(expert) and n_outputs > 1:
+        # Multinomial logits are defined up to a shift shared by all classes.
+        return (n_outputs - 1) * (n_features + has_intercept)
+    return n_outputs * (n_features + has_intercept)

@@ -35,8 +35,26 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         DataFrame) or a boolean mask; ``None`` means all. An empty
         ``gate_features`` gives constant mixing weights.
 
+    routing : {"soft", "hard", "top_k"}, default="soft"
+        How prediction mixes the experts: ``"soft"`` mixes all of them by the
+        gate; ``"hard"`` uses each row's most probable expert; ``"top_k"`` its
+        ``top_k`` most probable, with renormalised gate weights. Hard and top-k
+        routing call each expert only on its own rows. Read at predict time, so
+        ``set_params`` after fit needs no refit.
+
+    top_k : int, default=2
+        Experts per row with ``routing="top_k"``; at most ``n_experts``.
+
     solver : {"em"}, default="em"
         Training method.
+
+    responsibility_threshold : float in [0, 1), default=0.0
+        Sparse training: rows whose responsibility for an expert is below this
+        are left out of that expert's fit, so that experts that are expensive to
+        fit (trees, boosting) fit on their own share of the rows. 0 keeps every
+        row. The dropped rows carry little weight, so the fit changes little, but
+        EM is no longer exact and its log-likelihood may fall slightly between
+        iterations.
 
     init : {"auto", "kmeans", "random"} or array-like of shape \
             (n_samples, n_experts), default="auto"
@@ -195,6 +213,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def predict_proba(self, X):
         """Class probabilities of the mixture, ``sum_k g_k(x) p_k(c | x)``.
 
+        Routed like :meth:`predict`: with ``routing="hard"`` or ``"top_k"`` only
+        each row's selected experts are called, weighted by their renormalised
+        gate probabilities.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -206,12 +228,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             Columns follow ``classes_``; rows sum to one.
         """
         X = self._validate_X(X)
-        gate = self.gate_.predict_proba(self._gate_inputs(X))
-        X_expert = self._expert_inputs(X)
-        proba = np.zeros((X.shape[0], self.classes_.size))
-        for k, expert in enumerate(self.experts_):
-            proba += gate[:, k, None] * self._aligned_proba(expert, X_expert)
-        return proba
+        return self._mix_experts(X, self._aligned_proba)
 
     def predict(self, X):
         """Predict the most probable class under the mixture.

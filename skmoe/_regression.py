@@ -38,8 +38,26 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         ``gate_features`` gives constant mixing weights, a plain mixture of
         regressions.
 
+    routing : {"soft", "hard", "top_k"}, default="soft"
+        How prediction mixes the experts: ``"soft"`` mixes all of them by the
+        gate; ``"hard"`` uses each row's most probable expert; ``"top_k"`` its
+        ``top_k`` most probable, with renormalised gate weights. Hard and top-k
+        routing call each expert only on its own rows. Read at predict time, so
+        ``set_params`` after fit needs no refit.
+
+    top_k : int, default=2
+        Experts per row with ``routing="top_k"``; at most ``n_experts``.
+
     solver : {"em"}, default="em"
         Training method.
+
+    responsibility_threshold : float in [0, 1), default=0.0
+        Sparse training: rows whose responsibility for an expert is below this
+        are left out of that expert's fit, so that experts that are expensive to
+        fit (trees, boosting) fit on their own share of the rows. 0 keeps every
+        row. The dropped rows carry little weight, so the fit changes little, but
+        EM is no longer exact and its log-likelihood may fall slightly between
+        iterations.
 
     init : {"auto", "kmeans", "random"} or array-like of shape \
             (n_samples, n_experts), default="auto"
@@ -173,7 +191,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return self._expert_outputs(self.experts_, self._expert_inputs(X), None)
 
     def predict(self, X):
-        """Predict the mixture's mean, ``sum_k g_k(x) f_k(x)``.
+        """Predict the mixture's mean, ``sum_k g_k(x) f_k(x)``, over routed experts.
+
+        With ``routing="soft"`` every expert predicts every row. With ``"hard"``
+        only each row's most probable expert does, and with ``"top_k"`` its
+        ``top_k`` most probable ones, weighted by their renormalised gate
+        probabilities.
 
         Parameters
         ----------
@@ -186,6 +209,4 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Predicted values.
         """
         X = self._validate_X(X)
-        gate = self.gate_.predict_proba(self._gate_inputs(X))
-        outputs = self._expert_outputs(self.experts_, self._expert_inputs(X), None)
-        return np.einsum("ik,ik->i", gate, outputs)
+        return self._mix_experts(X, lambda expert, rows: np.ravel(expert.predict(rows)))

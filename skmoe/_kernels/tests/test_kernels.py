@@ -5,7 +5,12 @@ import pytest
 from scipy.special import log_softmax, logsumexp, softmax
 from scipy.stats import norm
 
-from skmoe._kernels import e_step, gaussian_log_likelihood, softmax_cross_entropy
+from skmoe._kernels import (
+    e_step,
+    gaussian_log_likelihood,
+    softmax_cross_entropy,
+    top_k_experts,
+)
 
 
 def _naive_e_step(logits, log_likelihood):
@@ -96,3 +101,19 @@ def test_kernels_accept_read_only_inputs():
     e_step(logits, log_likelihood, responsibilities, log_prob)
     expected_resp, _ = _naive_e_step(logits, log_likelihood)
     np.testing.assert_allclose(responsibilities, expected_resp, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_top_k_experts_matches_a_stable_sort(k):
+    rng = np.random.RandomState(0)
+    gate = rng.dirichlet(np.ones(5), size=300)
+    gate[:20] = 0.2  # ties: lower index first, as argmax and a stable sort do
+    experts = np.empty((300, k), dtype=np.intp)
+    weights = np.empty((300, k))
+    top_k_experts(gate, k, experts, weights)
+
+    expected = np.argsort(-gate, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(experts, expected)
+    chosen = np.take_along_axis(gate, expected, axis=1)
+    np.testing.assert_allclose(weights, chosen / chosen.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(experts[:, 0], np.argmax(gate, axis=1))

@@ -1,0 +1,84 @@
+"""Soft, hard and top-k routing: which experts predict which rows.
+
+Soft routing mixes every expert on every row by the gate. Hard and top-k routing
+select each row's most probable experts, group the rows by expert and call each
+expert only on its own rows, so prediction cost falls with ``k``.
+"""
+
+import numpy as np
+
+from skmoe._kernels import top_k_experts
+
+ROUTINGS = ("soft", "hard", "top_k")
+
+
+def check_routing(routing, top_k, n_experts):
+    """Raise if ``routing`` or ``top_k`` cannot route ``n_experts`` experts.
+
+    They are read at predict time, so they may have been set after fit.
+    """
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing must be one of {ROUTINGS}; got {routing!r}.")
+    if routing == "top_k" and not (
+        isinstance(top_k, int | np.integer) and 1 <= top_k <= n_experts
+    ):
+        raise ValueError(
+            f"top_k must be an integer between 1 and n_experts={n_experts}; "
+            f"got {top_k!r}."
+        )
+
+
+def mix_experts(experts, X, gate_proba, expert_output, routing, top_k):
+    """``sum_k w_ik * expert_output(experts[k], X)`` over each row's routed experts.
+
+    Parameters
+    ----------
+    experts : list of fitted estimators
+    X : ndarray of shape (n_samples, n_features)
+        The experts' inputs.
+    gate_proba : ndarray of shape (n_samples, n_experts)
+    expert_output : callable
+        ``expert_output(expert, X_rows)`` returns an array with one row per row
+        of ``X_rows``.
+    routing : {"soft", "hard", "top_k"}
+    top_k : int
+        Experts per row with ``routing="top_k"``.
+
+    Returns
+    -------
+    mixed : ndarray of shape (n_samples, ...)
+    """
+    n_samples, n_experts = gate_proba.shape
+    k = {"soft": n_experts, "hard": 1, "top_k": top_k}[routing]
+    if k == n_experts:
+        mixed = None
+        for index, expert in enumerate(experts):
+            term = _weighted(gate_proba[:, index], expert_output(expert, X))
+            mixed = term if mixed is None else mixed + term
+        return mixed
+
+    selected = np.empty((n_samples, k), dtype=np.intp)
+    weights = np.empty((n_samples, k))
+    top_k_experts(gate_proba, k, selected, weights)
+    # A stable sort of the flat (row, slot) positions by expert gives each expert
+    # its rows in increasing order.
+    order = np.argsort(selected, axis=None, kind="stable")
+    counts = np.bincount(selected.ravel(), minlength=n_experts)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    flat_weights = weights.ravel()
+    mixed = None
+    for index, expert in enumerate(experts):
+        positions = order[bounds[index] : bounds[index + 1]]
+        if positions.size == 0:
+            continue
+        rows = positions // k
+        term = _weighted(flat_weights[positions], expert_output(expert, X[rows]))
+        if mixed is None:
+            mixed = np.zeros((n_samples, *term.shape[1:]))
+        mixed[rows] += term
+    return mixed
+
+
+def _weighted(weights, output):
+    output = np.asarray(output, dtype=np.float64)
+    return weights.reshape(-1, *([1] * (output.ndim - 1))) * output
