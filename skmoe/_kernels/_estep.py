@@ -4,7 +4,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def e_step(logits, log_likelihood, responsibilities, log_prob):
     """Responsibilities and per-sample log-likelihood in one pass over the rows.
 
@@ -17,7 +17,7 @@ def e_step(logits, log_likelihood, responsibilities, log_prob):
     before it is written.
     """
     n_samples, n_experts = logits.shape
-    for i in numba.prange(n_samples):
+    for i in range(n_samples):
         top = logits[i, 0]
         for k in range(1, n_experts):
             top = max(top, logits[i, k])
@@ -41,13 +41,13 @@ def e_step(logits, log_likelihood, responsibilities, log_prob):
             responsibilities[i, k] /= total
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def gaussian_log_likelihood(means, y, variances, out):
     """``out[i, k] = log N(y[i]; means[i, k], variances[k])``."""
     n_samples, n_experts = means.shape
     log_norm = -0.5 * np.log(2.0 * np.pi * variances)
     half_precision = 0.5 / variances
-    for i in numba.prange(n_samples):
+    for i in range(n_samples):
         for k in range(n_experts):
             residual = y[i] - means[i, k]
             out[i, k] = log_norm[k] - half_precision[k] * residual * residual

@@ -4,7 +4,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def softmax_cross_entropy(logits, targets, sample_weight, grad_logits, loss):
     """Weighted cross-entropy of ``softmax(logits)`` against soft ``targets``.
 
@@ -17,7 +17,7 @@ def softmax_cross_entropy(logits, targets, sample_weight, grad_logits, loss):
     the reductions stay in deterministic NumPy/BLAS order.
     """
     n_samples, n_classes = logits.shape
-    for i in numba.prange(n_samples):
+    for i in range(n_samples):
         top = logits[i, 0]
         for k in range(1, n_classes):
             top = max(top, logits[i, k])
