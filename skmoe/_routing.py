@@ -7,6 +7,7 @@ expert only on its own rows, so prediction cost falls with ``k``.
 
 import numpy as np
 
+from skmoe._gate import softmax
 from skmoe._kernels import top_k_experts
 
 ROUTINGS = ("soft", "hard", "top_k")
@@ -28,7 +29,7 @@ def check_routing(routing, top_k, n_experts):
         )
 
 
-def mix_experts(experts, X, gate_proba, expert_output, routing, top_k):
+def mix_experts(experts, X, gate_logits, expert_output, routing, top_k):
     """``sum_k w_ik * expert_output(experts[k], X)`` over each row's routed experts.
 
     Parameters
@@ -36,7 +37,8 @@ def mix_experts(experts, X, gate_proba, expert_output, routing, top_k):
     experts : list of fitted estimators
     X : ndarray of shape (n_samples, n_features)
         The experts' inputs.
-    gate_proba : ndarray of shape (n_samples, n_experts)
+    gate_logits : ndarray of shape (n_samples, n_experts)
+        The gate's logits; overwritten.
     expert_output : callable
         ``expert_output(expert, X_rows)`` returns an array with one row per row
         of ``X_rows``.
@@ -48,9 +50,10 @@ def mix_experts(experts, X, gate_proba, expert_output, routing, top_k):
     -------
     mixed : ndarray of shape (n_samples, ...)
     """
-    n_samples, n_experts = gate_proba.shape
+    n_samples, n_experts = gate_logits.shape
     k = {"soft": n_experts, "hard": 1, "top_k": top_k}[routing]
     if k == n_experts:
+        gate_proba = softmax(gate_logits)
         mixed = None
         for index, expert in enumerate(experts):
             term = _weighted(gate_proba[:, index], expert_output(expert, X))
@@ -59,7 +62,7 @@ def mix_experts(experts, X, gate_proba, expert_output, routing, top_k):
 
     selected = np.empty((n_samples, k), dtype=np.intp)
     weights = np.empty((n_samples, k))
-    top_k_experts(gate_proba, k, selected, weights)
+    top_k_experts(gate_logits, k, selected, weights)
     # A stable sort of the flat (row, slot) positions by expert gives each expert
     # its rows in increasing order.
     order = np.argsort(selected, axis=None, kind="stable")
