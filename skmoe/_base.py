@@ -80,6 +80,7 @@ class _Run:
     curve: list
     n_iter: int
     converged: bool
+    stopped: bool = False
 
 
 class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -181,10 +182,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.gate_ = parts.gate
         self._likelihood = parts.likelihood
 
-    def _warm_start_signature(self):
+    def _warm_start_signature(self, n_experts):
         """What must not change between fits for ``warm_start`` to make sense."""
         return (
-            self.n_experts,
+            n_experts,
             self.n_features_in_,
             tuple(self.gate_features_),
             tuple(self.expert_features_),
@@ -266,7 +267,9 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     def _fit(self, X, y, sample_weight):
         warm = self.warm_start and hasattr(self, "experts_")
-        previous_signature = self._warm_start_signature() if warm else None
+        previous_signature = (
+            self._warm_start_signature(len(self.experts_)) if warm else None
+        )
 
         X, y = validate_data(
             self,
@@ -299,7 +302,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         check_routing(self.routing, self.top_k, self.n_experts)
         expert = self._expert_prototype()
         self._check_expert(expert)
-        if warm and self._warm_start_signature() != previous_signature:
+        if warm and self._warm_start_signature(self.n_experts) != previous_signature:
             raise ValueError(
                 "warm_start=True continues the previous fit, which needs the same "
                 "n_experts, features and classes; refit with warm_start=False."
@@ -346,16 +349,17 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     resp = self._initial_responsibilities(X, data, init, seed, restart)
                     run = self._run_em(data, parts, resp, restart_ctx)
                 restart_ctx.call_on_fit_task_end(estimator=self)
-                logger.info(
-                    "restart %d/%d: %s after %d iterations, log-likelihood %.6f "
-                    "(%.2f s)",
-                    restart + 1,
-                    n_restarts,
-                    "converged" if run.converged else "not converged",
-                    run.n_iter,
-                    run.log_likelihood,
-                    time.perf_counter() - start,
-                )
+                if self.verbose:
+                    logger.info(
+                        "restart %d/%d: %s after %d iterations, log-likelihood %.6f "
+                        "(%.2f s)",
+                        restart + 1,
+                        n_restarts,
+                        "converged" if run.converged else "not converged",
+                        run.n_iter,
+                        run.log_likelihood,
+                        time.perf_counter() - start,
+                    )
                 if best is None or run.objective > best.objective:
                     best = run
 
@@ -364,7 +368,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.converged_ = best.converged
         self.log_likelihood_ = best.log_likelihood
         self.log_likelihood_curve_ = np.asarray(best.curve)
-        if not self.converged_:
+        # A callback that stops the fit (early stopping, a time limit) asked for it.
+        if not self.converged_ and not best.stopped:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (tol="
                 f"{self.tol}); raise max_iter or tol, or check the data's scaling.",
@@ -398,7 +403,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 )
             curve.append(log_likelihood)
             converged = previous is not None and abs(objective - previous) < self.tol
-            logger.debug("  iteration %d: log-likelihood %.8f", n_iter, log_likelihood)
+            if self.verbose > 1:
+                logger.debug(
+                    "  iteration %d: log-likelihood %.8f", n_iter, log_likelihood
+                )
             stop = iteration_ctx.call_on_fit_task_end(
                 estimator=self,
                 reconstruction_attributes=lambda: self._fitted_attributes(parts),
@@ -406,7 +414,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             if converged or stop:
                 break
             previous = objective
-        return _Run(parts, log_likelihood, objective, curve, n_iter, converged)
+        stopped = bool(stop) and not converged
+        return _Run(parts, log_likelihood, objective, curve, n_iter, converged, stopped)
 
     def _fitted_attributes(self, parts):
         """Attributes that make a copy of this estimator predict with ``parts``."""
@@ -419,19 +428,26 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         w = data.sample_weight
         weights = resp * w[:, None]
         min_weight = _MIN_WEIGHT_SHARE * w.sum()
+        sparse = self.responsibility_threshold > 0
         for k, expert in enumerate(parts.experts):
             expert_weight = weights[:, k]
-            if expert_weight.sum() <= min_weight:
+            if sparse:
+                keep = resp[:, k] >= self.responsibility_threshold
+                rows = np.flatnonzero(keep & (expert_weight > 0))
+                kept_weight = expert_weight[rows].sum()
+            else:
+                rows, kept_weight = None, expert_weight.sum()
+            if kept_weight <= min_weight:
                 if hasattr(expert, "n_features_in_"):
                     continue
                 # Never fitted and given no rows (an empty initial cluster): start it
                 # from all rows and let EM pull it towards a region.
                 expert_weight = w
-            if self.responsibility_threshold > 0 and expert_weight is not w:
-                rows = np.flatnonzero(resp[:, k] >= self.responsibility_threshold)
-                expert.fit(data.X_expert[rows], data.y[rows], expert_weight[rows])
-            else:
+                rows = np.flatnonzero(w > 0) if sparse else None
+            if rows is None:
                 expert.fit(data.X_expert, data.y, sample_weight=expert_weight)
+            else:
+                expert.fit(data.X_expert[rows], data.y[rows], expert_weight[rows])
         outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
         parts.likelihood.fit(outputs, data.target, weights)
         parts.gate._fit(data.X_gate, resp, w)
@@ -552,12 +568,11 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     def _mix_experts(self, X, expert_output):
         """Mix ``expert_output`` over each row's experts as ``routing`` says."""
-        check_routing(self.routing, self.top_k, self.n_experts)
-        gate_proba = self.gate_.predict_proba(self._gate_inputs(X))
+        check_routing(self.routing, self.top_k, len(self.experts_))
         return mix_experts(
             self.experts_,
             self._expert_inputs(X),
-            gate_proba,
+            self.gate_.decision_function(self._gate_inputs(X)),
             expert_output,
             self.routing,
             self.top_k,
@@ -700,9 +715,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _n_parameters(self):
         """Free parameters of the fitted model; raises for non-parametric experts."""
         check_is_fitted(self)
-        gate = (self.gate_features_.size + 1) * (self.n_experts - 1)
+        n_experts = len(self.experts_)
+        gate = (self.gate_features_.size + 1) * (n_experts - 1)
         experts = sum(_expert_n_parameters(expert) for expert in self.experts_)
-        noise = self.n_experts * self._likelihood.n_parameters_per_expert
+        noise = n_experts * self._likelihood.n_parameters_per_expert
         return gate + experts + noise
 
     def __sklearn_tags__(self):

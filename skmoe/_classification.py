@@ -149,7 +149,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         if self.classes_.size < 2:
             raise ValueError(
                 "MixtureOfExpertsClassifier needs samples of at least 2 classes; the "
-                f"data has only one class: {self.classes_[0]!r}."
+                f"data has only one class: {self.classes_.tolist()[0]!r}."
             )
         return y, target
 
@@ -168,8 +168,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _make_likelihood(self, y, sample_weight):
         return CategoricalLikelihood()
 
-    def _warm_start_signature(self):
-        return (*super()._warm_start_signature(), tuple(self.classes_.tolist()))
+    def _warm_start_signature(self, n_experts):
+        classes = tuple(self.classes_.tolist())
+        return (*super()._warm_start_signature(n_experts), classes)
 
     def _aligned_proba(self, expert, X_expert):
         """The expert's ``predict_proba`` with one column per class of ``classes_``."""
