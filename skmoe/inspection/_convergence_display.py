@@ -1,0 +1,109 @@
+"""LogLikelihoodDisplay: EM's log-likelihood by iteration."""
+
+import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
+
+from skmoe.inspection._plotting import check_fitted_mixture, new_axes
+
+
+class LogLikelihoodDisplay:
+    """The mean log-likelihood after each EM iteration of the kept run.
+
+    The title says whether EM converged. The curve is that of the restart kept by
+    ``fit`` (the best of ``n_init``); with exact weighted expert fits it never
+    decreases.
+
+    Use :meth:`from_estimator` to build it.
+
+    Parameters
+    ----------
+    log_likelihood_curve : ndarray of shape (n_iter,)
+        Mean log-likelihood per unit of sample weight after each iteration.
+
+    converged : bool
+        Whether the run met its tolerance.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The curve.
+
+    ax_ : matplotlib Axes
+        The axes.
+
+    figure_ : matplotlib Figure
+        The figure.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_moe_regression
+    >>> from skmoe.inspection import LogLikelihoodDisplay
+    >>> X, y = make_moe_regression(n_samples=200, n_experts=2, random_state=0)
+    >>> reg = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    >>> disp = LogLikelihoodDisplay.from_estimator(reg)
+    >>> disp.ax_.get_title().startswith("EM converged")
+    True
+    >>> plt.close("all")
+    """
+
+    def __init__(self, *, log_likelihood_curve, converged):
+        self.log_likelihood_curve = log_likelihood_curve
+        self.converged = converged
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """Plot the fitted ``log_likelihood_curve_``.
+
+        Parameters
+        ----------
+        estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+            A fitted mixture of experts.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure if ``None``.
+
+        Returns
+        -------
+        display : LogLikelihoodDisplay
+            The display, with the plot drawn.
+        """
+        check_matplotlib_support("LogLikelihoodDisplay.from_estimator")
+        check_fitted_mixture(estimator, "LogLikelihoodDisplay")
+        display = cls(
+            log_likelihood_curve=np.asarray(estimator.log_likelihood_curve_),
+            converged=bool(estimator.converged_),
+        )
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the display.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure if ``None``.
+
+        Returns
+        -------
+        display : LogLikelihoodDisplay
+            The display, with ``ax_``, ``figure_`` and ``line_`` set.
+        """
+        check_matplotlib_support("LogLikelihoodDisplay.plot")
+        from matplotlib.ticker import MaxNLocator
+
+        ax = new_axes(ax)
+        curve = self.log_likelihood_curve
+        iterations = np.arange(1, curve.size + 1)
+        (self.line_,) = ax.plot(
+            iterations, curve, marker="o" if curve.size <= 50 else None, ms=3, lw=1.5
+        )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("EM iteration")
+        ax.set_ylabel("mean log-likelihood per sample")
+        status = "converged after" if self.converged else "did not converge in"
+        ax.set_title(f"EM {status} {curve.size} iterations")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self

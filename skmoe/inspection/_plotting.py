@@ -1,0 +1,44 @@
+"""What the displays share: checks, each expert's colour, a new Axes.
+
+Each display's ``from_estimator`` computes what it shows and calls ``plot``, which
+draws on a given or new matplotlib Axes, stores ``ax_`` and ``figure_`` and returns
+the display. Expert ``k`` has the colour ``"C<k>"`` of matplotlib's colour cycle in
+every display, so that the plots of one model read together.
+"""
+
+from sklearn.utils.validation import check_is_fitted
+
+from skmoe._base import BaseMixtureOfExperts
+
+
+def check_fitted_mixture(estimator, caller):
+    """Raise unless ``estimator`` is a fitted mixture of experts."""
+    if not isinstance(estimator, BaseMixtureOfExperts):
+        raise TypeError(
+            f"{caller} expects a MixtureOfExpertsRegressor or "
+            f"MixtureOfExpertsClassifier; got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+
+
+def expert_colors(n_experts):
+    """Expert ``k``'s colour as RGBA, ``"C<k>"`` of the colour cycle."""
+    from matplotlib.colors import to_rgba_array
+
+    return to_rgba_array([f"C{k}" for k in range(n_experts)])
+
+
+def lighten(colors, amount):
+    """Blend RGBA ``colors`` towards white; opaque, so regions show no seams."""
+    light = colors.copy()
+    light[:, :3] = 1 - amount * (1 - colors[:, :3])
+    return light
+
+
+def new_axes(ax):
+    """``ax``, or the Axes of a new figure when ``ax`` is None."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax

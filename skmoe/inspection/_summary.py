@@ -1,0 +1,444 @@
+"""A fitted mixture of experts in numbers, like flexmix's ``summary()``.
+
+Per expert: the prior (mean gate probability), the size (rows whose most probable
+expert a posteriori is this one), the mean posterior, the coefficients of the expert
+and of the gate, and the noise scale; for the model: the log-likelihood, AIC and BIC.
+"""
+
+import html
+import textwrap
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from skmoe._base import BaseMixtureOfExperts
+
+
+@dataclass(frozen=True)
+class ExpertSummary:
+    """What a fitted mixture says about one expert.
+
+    Parameters
+    ----------
+    prior : float
+        Mean gate probability of the expert over ``X``.
+
+    size : int
+        Number of rows whose most probable expert a posteriori (given ``y``) is this
+        one: flexmix's cluster size.
+
+    mean_posterior : float
+        Mean responsibility of the expert over ``(X, y)``.
+
+    coefficients : dict or None
+        The expert's ``coef_`` by feature name, and ``intercept_`` under
+        ``"intercept"``. An expert with one row of coefficients per class (a
+        multinomial classifier) gives a dict ``{class label: {name: value}}``; a
+        binary classifier's single row holds the log-odds of its second class.
+        ``None`` for experts without ``coef_``.
+
+    gate_coefficients : dict or None
+        The gate's logit coefficients for this expert by gate feature name, and its
+        intercept under ``"intercept"``; ``None`` for a gate without ``coef_``.
+        Logits are defined up to a shift shared by all experts: the intercepts sum
+        to zero across experts, and only differences between experts matter.
+
+    noise_scale : float or None
+        Standard deviation of the expert's Gaussian noise (regression only).
+    """
+
+    prior: float
+    size: int
+    mean_posterior: float
+    coefficients: dict | None
+    gate_coefficients: dict | None
+    noise_scale: float | None
+
+
+@dataclass(frozen=True)
+class MixtureSummary:
+    """A fitted mixture of experts in numbers; returned by :func:`summary`.
+
+    ``print(summary)`` shows the aligned tables; :meth:`to_dict` and
+    :meth:`to_frame` give the same numbers as data.
+
+    Parameters
+    ----------
+    estimator : str
+        Class name of the summarised estimator.
+
+    experts : list of ExpertSummary
+        One entry per expert, in the estimator's order.
+
+    n_samples : int
+        Rows of the data the summary was computed on.
+
+    log_likelihood : float
+        Total log-likelihood ``sum_i log p(y_i | x_i)`` on that data.
+
+    n_parameters : int or None
+        Free parameters counted by AIC and BIC; ``None`` when not defined.
+
+    aic, bic : float or None
+        The estimator's ``aic(X, y)`` and ``bic(X, y)``; ``None`` when the number
+        of parameters is not defined (experts without ``coef_``).
+
+    criteria_reason : str or None
+        Why ``aic`` and ``bic`` are ``None``; ``None`` when they are defined.
+
+    converged : bool
+        Whether the kept EM run met ``tol``.
+
+    n_iter : int
+        EM iterations of the kept run.
+    """
+
+    estimator: str
+    experts: list
+    n_samples: int
+    log_likelihood: float
+    n_parameters: int | None
+    aic: float | None
+    bic: float | None
+    criteria_reason: str | None
+    converged: bool
+    n_iter: int
+
+    def to_dict(self):
+        """The summary as plain Python values (dicts, lists, floats, ints, str).
+
+        Returns
+        -------
+        summary : dict
+            The fields of the summary, ``experts`` as a list of dicts;
+            ``MixtureSummary.from_dict`` inverts it.
+        """
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a summary from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict
+            As returned by :meth:`to_dict`.
+
+        Returns
+        -------
+        summary : MixtureSummary
+            The summary.
+        """
+        fields = dict(data)
+        fields["experts"] = [ExpertSummary(**e) for e in fields["experts"]]
+        return cls(**fields)
+
+    def to_frame(self):
+        """The per-expert numbers as a pandas DataFrame, one row per expert.
+
+        Columns: ``prior``, ``size``, ``mean_posterior``, ``noise_scale``
+        (regression), the experts' coefficients as ``coef.<name>`` (multinomial
+        experts: ``coef[<class>].<name>``) and the gate's as ``gate.<name>``. The
+        model totals (``log_likelihood``, ``aic``, ``bic``, ...) are in the
+        frame's ``attrs``.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Indexed by expert number.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError(
+                "MixtureSummary.to_frame requires pandas. You can install pandas "
+                "with `pip install pandas`, or use MixtureSummary.to_dict."
+            ) from exc
+        rows = []
+        for expert in self.experts:
+            row = {
+                "prior": expert.prior,
+                "size": expert.size,
+                "mean_posterior": expert.mean_posterior,
+            }
+            if expert.noise_scale is not None:
+                row["noise_scale"] = expert.noise_scale
+            for prefix, coefficients in [
+                ("coef", expert.coefficients),
+                ("gate", expert.gate_coefficients),
+            ]:
+                for (label, name), value in _flat_coefficients(coefficients):
+                    where = prefix if label is None else f"{prefix}[{label}]"
+                    row[f"{where}.{name}"] = value
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame.index.name = "expert"
+        frame.attrs.update(
+            {key: value for key, value in self.to_dict().items() if key != "experts"}
+        )
+        return frame
+
+    def __str__(self):
+        n_experts = len(self.experts)
+        status = "converged after" if self.converged else "did not converge in"
+        lines = [
+            f"{self.estimator}: {n_experts} experts, {self.n_samples} samples, "
+            f"EM {status} {self.n_iter} iterations",
+            "",
+        ]
+        header = ["", "prior", "size", "mean posterior"]
+        has_noise = any(e.noise_scale is not None for e in self.experts)
+        if has_noise:
+            header.append("noise scale")
+        rows = []
+        for k, expert in enumerate(self.experts):
+            row = [
+                f"expert {k}",
+                f"{expert.prior:.3f}",
+                str(expert.size),
+                f"{expert.mean_posterior:.3f}",
+            ]
+            if has_noise:
+                row.append(_format_number(expert.noise_scale))
+            rows.append(row)
+        lines += _table(header, rows)
+
+        for title, attribute in [
+            ("Expert coefficients:", "coefficients"),
+            ("Gate coefficients (logits):", "gate_coefficients"),
+        ]:
+            columns = [
+                dict(_flat_coefficients(getattr(e, attribute))) for e in self.experts
+            ]
+            lines.append("")
+            if not any(columns):
+                lines.append(f"{title} none (no coef_)")
+                continue
+            keys = list(dict.fromkeys(key for c in columns for key in c))
+            lines.append(title)
+            header = [""] + [f"expert {k}" for k in range(n_experts)]
+            rows = [
+                [name if label is None else f"class {label}: {name}"]
+                + [
+                    _format_number(c[label, name]) if (label, name) in c else "-"
+                    for c in columns
+                ]
+                for label, name in keys
+            ]
+            lines += _table(header, rows)
+
+        lines.append("")
+        totals = f"log-likelihood {self.log_likelihood:.2f}"
+        if self.n_parameters is not None:
+            totals += f" (df={self.n_parameters})"
+        if self.aic is None:
+            lines.append(totals)
+            reason = f"AIC, BIC: not available: {self.criteria_reason}"
+            lines += textwrap.wrap(reason, width=88, subsequent_indent="  ")
+        else:
+            lines.append(f"{totals}   AIC {self.aic:.2f}   BIC {self.bic:.2f}")
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+
+def summary(estimator, X, y):
+    """Summarise a fitted mixture of experts on ``(X, y)``, like flexmix's ``summary``.
+
+    For each expert: its prior (the mean gate probability over ``X``), its size (the
+    number of rows whose most probable expert given ``y`` is this one, flexmix's
+    cluster size), its mean posterior, its coefficients and the gate's, and its
+    noise scale (regression); for the model: the log-likelihood, AIC and BIC.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture of experts.
+
+    X : array-like of shape (n_samples, n_features)
+        Input samples, with the columns the estimator was fitted on.
+
+    y : array-like of shape (n_samples,)
+        Targets of the samples; the posterior, the sizes and the criteria need them.
+
+    Returns
+    -------
+    summary : MixtureSummary
+        Print it for the tables; ``to_dict()`` and ``to_frame()`` give the numbers.
+        Coefficients are named after the columns when the estimator was fitted on a
+        DataFrame, else ``x<j>`` for column ``j`` of ``X``. AIC and BIC are ``None``,
+        with the reason in ``criteria_reason``, when an expert has no fixed number
+        of parameters (trees, nearest neighbours).
+
+    See Also
+    --------
+    GateDisplay : The gate's regions over one or two features.
+    ExpertUsageDisplay : How much of the data each expert handles.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_npreg
+    >>> from skmoe.inspection import summary
+    >>> X, y = make_npreg(random_state=0)
+    >>> Z = np.column_stack([X[:, 0], X[:, 0] ** 2])
+    >>> reg = MixtureOfExpertsRegressor(
+    ...     n_experts=2, gate_features=[0], random_state=0
+    ... ).fit(Z, y)
+    >>> s = summary(reg, Z, y)
+    >>> s.n_samples, sum(e.size for e in s.experts)
+    (200, 200)
+    >>> round(sum(e.prior for e in s.experts), 6)
+    1.0
+    >>> list(s.experts[0].coefficients)
+    ['intercept', 'x0', 'x1']
+    >>> print(str(s).splitlines()[2])
+              prior  size  mean posterior  noise scale
+    """
+    if not isinstance(estimator, BaseMixtureOfExperts):
+        raise TypeError(
+            "summary expects a MixtureOfExpertsRegressor or "
+            f"MixtureOfExpertsClassifier; got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+    # Validation errors surface here, outside the try below, which only catches
+    # the criteria's "parameters not defined" error.
+    log_prob = estimator.score_samples(X, y)
+    posterior = estimator.posterior_proba(X, y)
+    gate_proba = estimator.predict_gate_proba(X)
+    n_samples, n_experts = posterior.shape
+    sizes = np.bincount(np.argmax(posterior, axis=1), minlength=n_experts)
+    try:
+        bic = float(estimator.bic(X, y))
+        aic = float(estimator.aic(X, y))
+    except ValueError as exc:
+        aic = bic = n_parameters = None
+        reason = str(exc)
+    else:
+        n_parameters = int(estimator._n_parameters())
+        reason = None
+
+    expert_names = _feature_names(estimator, estimator.expert_features_)
+    gate_names = _feature_names(estimator, estimator.gate_features_)
+    gate_coef = getattr(estimator.gate_, "coef_", None)
+    noise_variance = getattr(estimator, "noise_variance_", None)
+    experts = []
+    for k, expert in enumerate(estimator.experts_):
+        gate_coefficients = None
+        if gate_coef is not None:
+            gate_coefficients = _named(
+                gate_coef[k], estimator.gate_.intercept_[k], gate_names
+            )
+        experts.append(
+            ExpertSummary(
+                prior=float(gate_proba[:, k].mean()),
+                size=int(sizes[k]),
+                mean_posterior=float(posterior[:, k].mean()),
+                coefficients=_expert_coefficients(expert, expert_names),
+                gate_coefficients=gate_coefficients,
+                noise_scale=(
+                    None
+                    if noise_variance is None
+                    else float(np.sqrt(noise_variance[k]))
+                ),
+            )
+        )
+    return MixtureSummary(
+        estimator=type(estimator).__name__,
+        experts=experts,
+        n_samples=int(n_samples),
+        log_likelihood=float(log_prob.sum()),
+        n_parameters=n_parameters,
+        aic=aic,
+        bic=bic,
+        criteria_reason=reason,
+        converged=bool(estimator.converged_),
+        n_iter=int(estimator.n_iter_),
+    )
+
+
+# ---- helpers
+
+
+def _feature_names(estimator, columns):
+    """Names of ``columns`` of X: the DataFrame's, else ``x<j>``."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return [f"x{j}" for j in columns]
+    return [str(name) for name in names[columns]]
+
+
+def _named(coef, intercept, names):
+    """``{"intercept": b, name: coefficient, ...}`` as plain floats."""
+    coef = np.ravel(coef)
+    if coef.size != len(names):
+        names = [f"coef{j}" for j in range(coef.size)]
+    named = {} if intercept is None else {"intercept": float(intercept)}
+    named.update({name: float(value) for name, value in zip(names, coef, strict=True)})
+    return named
+
+
+def _expert_coefficients(expert, names):
+    """An expert's coefficients by name, per class for multinomial experts."""
+    coef = getattr(expert, "coef_", None)
+    if coef is None:
+        return None
+    if hasattr(coef, "toarray"):
+        coef = coef.toarray()
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = getattr(expert, "intercept_", None)
+    if coef.ndim == 1 or coef.shape[0] == 1:
+        if intercept is not None:
+            intercept = np.ravel(intercept)[0]
+        return _named(coef, intercept, names)
+    labels = getattr(expert, "classes_", np.arange(coef.shape[0]))
+    if len(labels) != coef.shape[0]:
+        labels = np.arange(coef.shape[0])
+    if intercept is not None:
+        intercept = np.broadcast_to(np.ravel(intercept), coef.shape[0])
+    return {
+        _plain(label): _named(row, None if intercept is None else intercept[i], names)
+        for i, (label, row) in enumerate(zip(labels, coef, strict=True))
+    }
+
+
+def _plain(value):
+    """A NumPy scalar as the Python scalar it holds."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _flat_coefficients(coefficients):
+    """``((class label or None, name), value)`` pairs of a coefficient dict."""
+    if coefficients is None:
+        return []
+    pairs = []
+    for key, value in coefficients.items():
+        if isinstance(value, dict):
+            pairs += [((key, name), v) for name, v in value.items()]
+        else:
+            pairs.append(((None, key), value))
+    return pairs
+
+
+def _format_number(value):
+    if value is None:
+        return "-"
+    if value == 0 or 1e-3 <= abs(value) < 1e6:
+        return f"{value:.4f}"
+    return f"{value:.3e}"
+
+
+def _table(header, rows):
+    """Lines of a plain-text table: first column left-aligned, others right."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])]
+        cells += [
+            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
