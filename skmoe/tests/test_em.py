@@ -268,3 +268,29 @@ def test_gate_and_experts_see_different_columns():
     assert all(e.n_features_in_ == 1 for e in moe.experts_)
     assert moe.gate_.coef_.shape == (2, 1)
     assert moe.score(X, y) > 0.99
+
+
+@pytest.mark.parametrize(
+    "Estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier]
+)
+def test_posterior_is_the_last_e_step_of_the_fit(Estimator, monkeypatch):
+    make = (
+        make_moe_regression
+        if Estimator is MixtureOfExpertsRegressor
+        else make_moe_classification
+    )
+    X, y = make(n_samples=300, random_state=0)
+    e_steps = []
+    original = Estimator._e_step
+
+    def recording_e_step(self, parts, data, outputs=None):
+        log_prob, resp = original(self, parts, data, outputs)
+        e_steps.append(resp.copy())
+        return log_prob, resp
+
+    monkeypatch.setattr(Estimator, "_e_step", recording_e_step)
+    moe = Estimator(n_experts=2, n_init=1, random_state=0).fit(X, y)
+    monkeypatch.undo()
+    np.testing.assert_allclose(
+        moe.posterior_proba(X, y), e_steps[-1], rtol=0, atol=1e-12
+    )
