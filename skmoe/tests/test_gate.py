@@ -6,7 +6,7 @@ from scipy.optimize import approx_fprime
 from scipy.special import softmax
 
 from skmoe import SoftmaxGate
-from skmoe._gate import _penalized_cross_entropy
+from skmoe._gate import _cross_entropy_hessian, _penalized_cross_entropy
 
 
 def _soft_targets(rng, n_samples, coef, intercept):
@@ -23,13 +23,42 @@ def test_gradient_matches_finite_differences(alpha):
     weights /= weights.sum()
     theta = rng.standard_normal(4 * 4)
 
-    _, grad = _penalized_cross_entropy(theta, X, targets, weights, alpha)
+    _, grad, _ = _penalized_cross_entropy(theta, X, targets, weights, alpha)
     numeric = approx_fprime(
         theta,
         lambda t: _penalized_cross_entropy(t, X, targets, weights, alpha)[0],
         1e-7,
     )
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_hessian_matches_finite_differences_of_the_gradient(alpha, monkeypatch):
+    monkeypatch.setattr("skmoe._gate._HESSIAN_CHUNK", 7)  # several chunks of rows
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((60, 3))
+    targets = rng.dirichlet(np.ones(4), size=60)
+    targets[:5] *= 0.5
+    weights = rng.uniform(size=60)
+    weights /= weights.sum()
+    theta = rng.standard_normal(4 * 4)
+
+    _, _, proba = _penalized_cross_entropy(theta, X, targets, weights, alpha)
+    hessian = _cross_entropy_hessian(X, proba, weights * targets.sum(axis=1), alpha)
+    numeric = np.column_stack(
+        [
+            approx_fprime(
+                theta,
+                lambda t, j=j: _penalized_cross_entropy(t, X, targets, weights, alpha)[
+                    1
+                ][j],
+                1e-7,
+            )
+            for j in range(theta.size)
+        ]
+    )
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hessian, hessian.T, atol=1e-15)
 
 
 def test_recovers_softmax_parameters_from_exact_targets():

@@ -78,15 +78,16 @@ def test_softmax_cross_entropy_matches_numpy():
     weights = rng.uniform(0, 2, size=300)
     grad = np.empty_like(logits)
     loss = np.empty(300)
+    expected_proba = softmax(logits, axis=1)
+    expected_log_proba = log_softmax(logits, axis=1)
     softmax_cross_entropy(logits, targets, weights, grad, loss)
 
     row_sums = targets.sum(axis=1)
-    expected_loss = -weights * np.sum(targets * log_softmax(logits, axis=1), axis=1)
-    expected_grad = weights[:, None] * (
-        row_sums[:, None] * softmax(logits, axis=1) - targets
-    )
+    expected_loss = -weights * np.sum(targets * expected_log_proba, axis=1)
+    expected_grad = weights[:, None] * (row_sums[:, None] * expected_proba - targets)
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(logits, expected_proba, rtol=1e-12, atol=1e-15)
 
 
 def test_kernels_accept_read_only_inputs():

@@ -1,0 +1,77 @@
+"""The M-step of linear experts, all weighted least-squares problems in one place.
+
+Refitting a ``LinearRegression`` or ``Ridge`` expert through its own ``fit`` costs,
+per expert and EM iteration, a validation, a copy of ``X`` rescaled by the square
+root of the weights and an SVD. The same coefficients solve the weighted normal
+equations::
+
+    A^T W_k A beta_k = A^T W_k y,    A = [X - mean, 1]
+
+(with ``alpha`` added to the coefficients' diagonal for ``Ridge``), which need one
+product over ``X`` per expert and a ``(d + 1)``-square solve. The solution is written
+into the experts, which stay real fitted scikit-learn estimators. An expert whose
+system is ill-conditioned is left to its own ``fit``: the normal equations square
+the condition number, and cannot reproduce ``lstsq``'s minimum-norm answer on
+collinear columns.
+"""
+
+import numpy as np
+from scipy.linalg import solve
+from sklearn.linear_model import LinearRegression, Ridge
+
+# Below this reciprocal condition number of A^T W A, the normal equations would lose
+# more than a few digits against lstsq (their error grows as cond(A^T W A) * eps).
+_MIN_RCOND = 1e-9
+
+
+def _ridge_alpha(expert):
+    """The L2 penalty of a plain linear expert, or None if it has no fast path."""
+    if type(expert) is LinearRegression and not expert.positive:
+        return 0.0
+    if type(expert) is Ridge and not expert.positive and np.ndim(expert.alpha) == 0:
+        return float(expert.alpha)
+    return None
+
+
+def has_linear_fast_path(experts):
+    """Whether ``fit_linear_experts`` can fit ``experts`` (clones of one estimator)."""
+    return _ridge_alpha(experts[0]) is not None and all(
+        type(expert) is type(experts[0]) for expert in experts
+    )
+
+
+def fit_linear_experts(experts, X, y, weights):
+    """Fit ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[:, j]``.
+
+    Returns the positions of the experts left unfitted, whose weighted system is
+    too ill-conditioned for the normal equations; the caller fits them itself.
+    """
+    n_samples, n_features = X.shape
+    fit_intercept = experts[0].fit_intercept
+    # Centring only improves the conditioning: the intercept absorbs it. Without an
+    # intercept the model is not shift-invariant, so X is used as it is.
+    center = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
+    design = np.empty((n_samples, n_features + fit_intercept))
+    design[:, :n_features] = X
+    design[:, :n_features] -= center
+    if fit_intercept:
+        design[:, -1] = 1.0
+    y = np.asarray(y, dtype=np.float64)
+    left = []
+    for j, expert in enumerate(experts):
+        weighted = design * weights[:, j, None]
+        gram = weighted.T @ design
+        gram[np.diag_indices(n_features)] += _ridge_alpha(expert)
+        eigenvalues = np.linalg.eigvalsh(gram)
+        if not eigenvalues[0] > _MIN_RCOND * eigenvalues[-1]:
+            left.append(j)
+            continue
+        solution = solve(gram, weighted.T @ y, assume_a="pos")
+        coef = solution[:n_features]
+        expert.coef_ = coef
+        expert.intercept_ = solution[-1] - coef @ center if fit_intercept else 0.0
+        expert.n_features_in_ = n_features
+        if type(expert) is Ridge:
+            expert.solver_ = "cholesky"
+            expert.n_iter_ = None
+    return left
