@@ -201,15 +201,18 @@ class SoftmaxGate(BaseEstimator):
         """
         n_experts = targets.shape[1]
         n_features = X.shape[1]
-        self.mean_ = sample_weight @ X / sample_weight.sum()
-        scale = np.sqrt(sample_weight @ (X - self.mean_) ** 2 / sample_weight.sum())
+        total_weight = sample_weight.sum()
+        self.mean_ = sample_weight @ X / total_weight
+        X_std = X - self.mean_
+        variance = np.einsum("i,ij,ij->j", sample_weight, X_std, X_std) / total_weight
+        scale = np.sqrt(variance)
         # A constant column keeps scale 1 so that its (zero) coefficient stays finite.
         self.scale_ = np.where(scale > 1e-12 * (1.0 + np.abs(self.mean_)), scale, 1.0)
 
         if n_experts == 1 or n_features == 0:
             self._fit_intercepts_only(targets, sample_weight, n_features)
         else:
-            X_std = (X - self.mean_) / self.scale_
+            X_std /= self.scale_
             max_iter = self.max_iter if max_iter is None else max_iter
             self._fit_newton(X_std, targets, sample_weight, max_iter)
         self.coef_ = self._coef_std / self.scale_

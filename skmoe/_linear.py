@@ -22,6 +22,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 # Below this reciprocal condition number of A^T W A, the normal equations would lose
 # more than a few digits against lstsq (their error grows as cond(A^T W A) * eps).
 _MIN_RCOND = 1e-9
+_CHUNK = 16384
 
 
 def _ridge_alpha(expert):
@@ -41,32 +42,42 @@ def has_linear_fast_path(experts):
 
 
 def fit_linear_experts(experts, X, y, weights):
-    """Fit ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[:, j]``.
+    """Fit ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[j]``.
 
     Returns the positions of the experts left unfitted, whose weighted system is
     too ill-conditioned for the normal equations; the caller fits them itself.
     """
     n_samples, n_features = X.shape
     fit_intercept = experts[0].fit_intercept
+    width = n_features + fit_intercept
     # Centring only improves the conditioning: the intercept absorbs it. Without an
     # intercept the model is not shift-invariant, so X is used as it is.
     center = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
-    design = np.empty((n_samples, n_features + fit_intercept))
-    design[:, :n_features] = X
-    design[:, :n_features] -= center
-    if fit_intercept:
-        design[:, -1] = 1.0
     y = np.asarray(y, dtype=np.float64)
+    grams = np.zeros((len(experts), width, width))
+    moments = np.zeros((len(experts), width))
+    # Chunks of rows bound the temporaries, whatever the number of samples.
+    for start in range(0, n_samples, _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        design = np.empty((X[rows].shape[0], width))
+        design[:, :n_features] = X[rows]
+        design[:, :n_features] -= center
+        if fit_intercept:
+            design[:, -1] = 1.0
+        for j, weight in enumerate(weights):
+            weighted = design * weight[rows, None]
+            grams[j] += weighted.T @ design
+            moments[j] += y[rows] @ weighted
+
     left = []
     for j, expert in enumerate(experts):
-        weighted = design * weights[:, j, None]
-        gram = weighted.T @ design
+        gram = grams[j]
         gram[np.diag_indices(n_features)] += _ridge_alpha(expert)
         eigenvalues = np.linalg.eigvalsh(gram)
         if not eigenvalues[0] > _MIN_RCOND * eigenvalues[-1]:
             left.append(j)
             continue
-        solution = solve(gram, weighted.T @ y, assume_a="pos")
+        solution = solve(gram, moments[j], assume_a="pos")
         coef = solution[:n_features]
         expert.coef_ = coef
         expert.intercept_ = solution[-1] - coef @ center if fit_intercept else 0.0

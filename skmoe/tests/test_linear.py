@@ -24,7 +24,8 @@ class SlowLinearRegression(LinearRegression):
     ],
     ids=repr,
 )
-def test_same_coefficients_as_the_experts_own_fit(expert):
+def test_same_coefficients_as_the_experts_own_fit(expert, monkeypatch):
+    monkeypatch.setattr("skmoe._linear._CHUNK", 64)  # several chunks of rows
     rng = np.random.RandomState(0)
     X = rng.normal(loc=5.0, scale=[1.0, 10.0, 0.1], size=(500, 3))
     y = X @ [1.0, -2.0, 30.0] + 4.0 + rng.normal(size=500)
@@ -32,7 +33,7 @@ def test_same_coefficients_as_the_experts_own_fit(expert):
     weights[:50, 0] = 0.0
     experts = [clone(expert) for _ in range(3)]
     assert has_linear_fast_path(experts)
-    assert fit_linear_experts(experts, X, y, weights) == []
+    assert fit_linear_experts(experts, X, y, list(weights.T)) == []
     for k, fast in enumerate(experts):
         reference = clone(expert).fit(X, y, sample_weight=weights[:, k])
         np.testing.assert_allclose(fast.coef_, reference.coef_, rtol=1e-9)
@@ -45,7 +46,7 @@ def test_collinear_columns_are_left_to_the_expert():
     x = rng.normal(size=(200, 1))
     X = np.hstack([x, 2 * x])
     experts = [LinearRegression(), LinearRegression()]
-    left = fit_linear_experts(experts, X, x[:, 0], np.ones((200, 2)))
+    left = fit_linear_experts(experts, X, x[:, 0], [np.ones(200), np.ones(200)])
     assert left == [0, 1]
     assert not hasattr(experts[0], "coef_")
 
