@@ -398,8 +398,9 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         for n_iter in range(1, self.max_iter + 1):
             iteration_ctx = ctx.subcontext(task_name="iteration")
             iteration_ctx.call_on_fit_task_begin(estimator=self)
-            outputs = self._m_step(parts, data, resp)
-            log_prob, resp = self._e_step(parts, data, outputs)
+            # The experts' outputs live only from the M-step to the E-step: kept
+            # in a variable, they would add (n, K) floats to the next M-step's peak.
+            log_prob, resp = self._e_step(parts, data, self._m_step(parts, data, resp))
             log_likelihood = w @ log_prob / total_weight
             objective = log_likelihood - parts.gate.penalty_
             if not np.isfinite(objective):

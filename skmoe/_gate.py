@@ -246,6 +246,7 @@ class SoftmaxGate(BaseEstimator):
         while n_iter < max_iter and np.max(np.abs(grad)) > self.tol:
             n_iter += 1
             hessian = _cross_entropy_hessian(X_std, proba, row_weight, self.alpha)
+            proba = None  # an (n, K) array the line search need not keep alive
             step = _newton_direction(hessian, grad)
             decrease = -grad @ step
             if decrease <= 1e-3 * self.tol * max(1.0, abs(value)):
