@@ -54,7 +54,10 @@ def fit_linear_experts(experts, X, y, weights):
     # intercept the model is not shift-invariant, so X is used as it is.
     center = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
     y = np.asarray(y, dtype=np.float64)
-    grams = np.zeros((len(experts), width, width))
+    # Each gram matrix is symmetric: its upper triangle, for all experts at once, is
+    # one product of the rows' pairwise column products with the weights.
+    upper = np.triu_indices(width)
+    triangles = np.zeros((upper[0].size, len(experts)))
     moments = np.zeros((len(experts), width))
     # Chunks of rows bound the temporaries, whatever the number of samples.
     for start in range(0, n_samples, _CHUNK):
@@ -64,14 +67,15 @@ def fit_linear_experts(experts, X, y, weights):
         design[:, :n_features] -= center
         if fit_intercept:
             design[:, -1] = 1.0
-        for j, weight in enumerate(weights):
-            weighted = design * weight[rows, None]
-            grams[j] += weighted.T @ design
-            moments[j] += y[rows] @ weighted
+        chunk_weights = np.column_stack([weight[rows] for weight in weights])
+        triangles += (design[:, upper[0]] * design[:, upper[1]]).T @ chunk_weights
+        moments += (chunk_weights * y[rows, None]).T @ design
 
     left = []
     for j, expert in enumerate(experts):
-        gram = grams[j]
+        gram = np.zeros((width, width))
+        gram[upper] = triangles[:, j]
+        gram.T[upper] = triangles[:, j]
         gram[np.diag_indices(n_features)] += _ridge_alpha(expert)
         eigenvalues = np.linalg.eigvalsh(gram)
         if not eigenvalues[0] > _MIN_RCOND * eigenvalues[-1]:
