@@ -311,14 +311,16 @@ def summary(estimator, X, y):
     gate_proba = estimator.predict_gate_proba(X)
     n_samples, n_experts = posterior.shape
     sizes = np.bincount(np.argmax(posterior, axis=1), minlength=n_experts)
+    log_likelihood = float(log_prob.sum())
     try:
-        bic = float(estimator.bic(X, y))
-        aic = float(estimator.aic(X, y))
+        n_parameters = int(estimator._n_parameters())
     except ValueError as exc:
         aic = bic = n_parameters = None
         reason = str(exc)
     else:
-        n_parameters = int(estimator._n_parameters())
+        # The estimator's aic and bic, from the log-likelihood already computed.
+        aic = -2 * log_likelihood + 2 * n_parameters
+        bic = -2 * log_likelihood + n_parameters * float(np.log(n_samples))
         reason = None
 
     expert_names = _feature_names(estimator, estimator.expert_features_)
@@ -350,7 +352,7 @@ def summary(estimator, X, y):
         estimator=type(estimator).__name__,
         experts=experts,
         n_samples=int(n_samples),
-        log_likelihood=float(log_prob.sum()),
+        log_likelihood=log_likelihood,
         n_parameters=n_parameters,
         aic=aic,
         bic=bic,

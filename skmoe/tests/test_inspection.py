@@ -168,10 +168,10 @@ def test_summary_does_not_hide_other_errors(moe_data, monkeypatch):
     with pytest.raises(ValueError, match="y must be 1-D"):
         summary(model, X, y[:-1])
 
-    def broken_bic(X, y):
+    def broken_count():
         raise RuntimeError("broken")
 
-    monkeypatch.setattr(model, "bic", broken_bic)
+    monkeypatch.setattr(model, "_n_parameters", broken_count)
     with pytest.raises(RuntimeError, match="broken"):
         summary(model, X, y)
 
