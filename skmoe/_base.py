@@ -35,6 +35,7 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
+from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
 from skmoe._gate import SoftmaxGate
 from skmoe._kernels import e_step
 from skmoe._linear import fit_linear_experts, has_linear_fast_path
@@ -45,6 +46,7 @@ from skmoe._progress import (
     verbose_logging,
 )
 from skmoe._routing import ROUTINGS, check_routing, mix_experts
+from skmoe.exceptions import ExpertCollapseWarning
 
 # An expert whose share of the total weight falls below this keeps its previous fit:
 # refitting on (numerically) all-zero weights is undefined for most estimators.
@@ -86,6 +88,7 @@ class _Run:
     n_iter: int
     converged: bool
     stopped: bool = False
+    collapses: list = field(default_factory=list)
 
 
 class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -101,6 +104,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions({"em"})],
         "responsibility_threshold": [Interval(Real, 0, 1, closed="left")],
+        "collapse": [StrOptions(set(COLLAPSE_ACTIONS))],
+        "collapse_threshold": [Interval(Real, 0, 1, closed="left")],
         "init": [StrOptions({"auto", "kmeans", "random"}), "array-like"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -122,6 +127,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         top_k=2,
         solver="em",
         responsibility_threshold=0.0,
+        collapse="drop",
+        collapse_threshold=1e-3,
         init="auto",
         n_init=3,
         max_iter=200,
@@ -139,6 +146,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.top_k = top_k
         self.solver = solver
         self.responsibility_threshold = responsibility_threshold
+        self.collapse = collapse
+        self.collapse_threshold = collapse_threshold
         self.init = init
         self.n_init = n_init
         self.max_iter = max_iter
@@ -273,7 +282,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _fit(self, X, y, sample_weight):
         warm = self.warm_start and hasattr(self, "experts_")
         previous_signature = (
-            self._warm_start_signature(len(self.experts_)) if warm else None
+            self._warm_start_signature(self._n_experts_fitted) if warm else None
         )
 
         X, y = validate_data(
@@ -373,6 +382,18 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.converged_ = best.converged
         self.log_likelihood_ = best.log_likelihood
         self.log_likelihood_curve_ = np.asarray(best.curve)
+        self.n_experts_ = len(self.experts_)
+        self.collapsed_ = best.collapses
+        self._n_experts_fitted = self.n_experts
+        if best.collapses:
+            warnings.warn(
+                f"{len(best.collapses)} expert collapse(s) during EM (share of the "
+                f"data below collapse_threshold={self.collapse_threshold}); "
+                f"collapse={self.collapse!r} left {self.n_experts_} of "
+                f"{self.n_experts} experts. See collapsed_ for each event.",
+                ExpertCollapseWarning,
+                stacklevel=4,
+            )
         # A callback that stops the fit (early stopping, a time limit) asked for it.
         if not self.converged_ and not best.stopped:
             warnings.warn(
@@ -393,6 +414,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             log_prob, resp = self._e_step(parts, data)
             previous = w @ log_prob / total_weight - parts.gate.penalty_
         curve = []
+        collapses = []
+        reseeded = set()
         converged = False
         n_iter = 0
         for n_iter in range(1, self.max_iter + 1):
@@ -401,6 +424,25 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             # The experts' outputs live only from the M-step to the E-step: kept
             # in a variable, they would add (n, K) floats to the next M-step's peak.
             log_prob, resp = self._e_step(parts, data, self._m_step(parts, data, resp))
+            collapsed, shares = collapsed_experts(resp, w, self.collapse_threshold)
+            if collapsed.size and len(parts.experts) > 1:
+                resp, actions = handle_collapse(
+                    self.collapse, parts, resp, log_prob, collapsed, reseeded
+                )
+                collapses += [
+                    {
+                        "iteration": n_iter,
+                        "expert": int(k),
+                        "share": float(shares[k]),
+                        "action": action,
+                    }
+                    for k, action in actions.items()
+                ]
+                if "dropped" in actions.values():
+                    # The model changed: its own E-step keeps the log-likelihood
+                    # and responsibilities consistent with the returned experts.
+                    log_prob, resp = self._e_step(parts, data)
+                previous = None  # not comparable with the model before
             log_likelihood = w @ log_prob / total_weight
             objective = log_likelihood - parts.gate.penalty_
             if not np.isfinite(objective):
@@ -421,7 +463,16 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 break
             previous = objective
         stopped = bool(stop) and not converged
-        return _Run(parts, log_likelihood, objective, curve, n_iter, converged, stopped)
+        return _Run(
+            parts,
+            log_likelihood,
+            objective,
+            curve,
+            n_iter,
+            converged,
+            stopped,
+            collapses,
+        )
 
     def _fitted_attributes(self, parts):
         """Attributes that make a copy of this estimator predict with ``parts``."""

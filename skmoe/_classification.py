@@ -56,6 +56,19 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         EM is no longer exact and its log-likelihood may fall slightly between
         iterations.
 
+    collapse : {"drop", "reseed", "raise"}, default="drop"
+        What EM does with an expert whose share of the data (its total
+        responsibility over the total sample weight) falls below
+        ``collapse_threshold`` after an E-step: remove it, with its gate output
+        and noise, and go on with one expert fewer (as flexmix does); give it the
+        rows the model explains worst and go on (an expert that collapses again is
+        then dropped); or fail with ``ExpertCollapseError``. Every event is
+        recorded in ``collapsed_`` and announced by an ``ExpertCollapseWarning``.
+
+    collapse_threshold : float in [0, 1), default=1e-3
+        The share below which an expert has collapsed; 0 never collapses one (an
+        expert left with no weight then keeps its previous fit).
+
     init : {"auto", "kmeans", "random"} or array-like of shape \
             (n_samples, n_experts), default="auto"
         Initial responsibilities: hard labels from k-means on the standardised
@@ -104,6 +117,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     log_likelihood_curve_ : ndarray of shape (n_iter_,)
         Mean log-likelihood after each EM iteration of the kept run.
+
+    n_experts_ : int
+        Experts in the fitted model: ``n_experts`` less those dropped.
+
+    collapsed_ : list of dict
+        The expert collapses of the kept EM run, in order: ``iteration``,
+        ``expert`` (its index at that moment), ``share`` and ``action``
+        (``"dropped"``, ``"reseeded"`` or ``"kept: the last expert"``).
 
     n_iter_ : int
         EM iterations of the kept run.

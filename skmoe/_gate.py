@@ -268,6 +268,15 @@ class SoftmaxGate(BaseEstimator):
         self._intercept_std = params[:, -1] - params[:, -1].mean()
         self.n_iter_ = n_iter
 
+    def _drop_expert(self, k):
+        """Remove expert ``k``'s logit (EM dropped the expert)."""
+        self._coef_std = np.delete(self._coef_std, k, axis=0)
+        self._intercept_std = np.delete(self._intercept_std, k)
+        self._intercept_std -= self._intercept_std.mean()
+        self.coef_ = self._coef_std / self.scale_
+        self.intercept_ = self._intercept_std - self.coef_ @ self.mean_
+        self.penalty_ = 0.5 * self.alpha * float(np.sum(self._coef_std**2))
+
     def decision_function(self, X):
         """Logits of the gate, ``X @ coef_.T + intercept_``.
 

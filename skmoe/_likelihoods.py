@@ -40,6 +40,10 @@ class GaussianLikelihood:
         self.variance_ = np.maximum(self.variance_, self.variance_floor)
         return self
 
+    def drop_expert(self, k):
+        """Forget expert ``k``'s variance (it was dropped from the mixture)."""
+        self.variance_ = np.delete(self.variance_, k)
+
     def log_likelihood(self, outputs, y):
         """``log N(y_i; outputs[i, k], variance_[k])``, shape (n_samples, n_experts)."""
         out = np.empty(outputs.shape, dtype=np.float64)
@@ -65,6 +69,9 @@ class CategoricalLikelihood:
     def fit(self, outputs, y, weights):
         """Nothing to fit: the experts' probabilities are the whole model."""
         return self
+
+    def drop_expert(self, k):
+        """Nothing to forget: there is no parameter per expert."""
 
     def log_likelihood(self, outputs, y):
         """``log max(outputs, min_proba)``; ``outputs`` already picks the label."""
