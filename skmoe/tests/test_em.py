@@ -294,3 +294,27 @@ def test_posterior_is_the_last_e_step_of_the_fit(Estimator, monkeypatch):
     np.testing.assert_allclose(
         moe.posterior_proba(X, y), e_steps[-1], rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize(
+    "Estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier]
+)
+def test_float32_input_fits_like_float64(Estimator):
+    make = (
+        make_moe_regression
+        if Estimator is MixtureOfExpertsRegressor
+        else make_moe_classification
+    )
+    X, y = make(n_samples=400, random_state=0)
+    X32 = X.astype(np.float32)
+    single = Estimator(n_experts=2, n_init=1, random_state=0).fit(X32, y)
+    double = Estimator(n_experts=2, n_init=1, random_state=0).fit(
+        X32.astype(np.float64), y
+    )
+    assert np.isfinite(single.log_likelihood_)
+    np.testing.assert_allclose(
+        single.log_likelihood_, double.log_likelihood_, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        single.predict_gate_proba(X32), double.predict_gate_proba(X32), atol=1e-4
+    )
