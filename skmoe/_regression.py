@@ -6,10 +6,13 @@ from sklearn.linear_model import LinearRegression
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._likelihoods import GaussianLikelihood
+from skmoe._validation import check_magnitude
 
 # The variance floor, relative to the target's variance: small enough never to bind
 # on real noise, large enough to keep an expert that fits a few rows exactly finite.
 _VARIANCE_FLOOR_RATIO = 1e-6
+# The variance floor's own floor: log-densities stay finite above it.
+_TINY = 1e4 * np.finfo(np.float64).tiny
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
@@ -98,8 +101,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         If True and the estimator is fitted, ``fit`` continues EM from the fitted
         model (one run, no re-initialisation).
 
+    n_jobs : int, default=None
+        Number of jobs that run the ``n_init`` restarts side by side, through
+        joblib (``None`` means 1 unless in a ``joblib.parallel_config`` context;
+        -1 means all processors). The fit is bitwise the same for every value.
+
     verbose : int, default=0
-        1 reports each restart, 2 also each iteration, through the ``skmoe`` logger.
+        1 reports each restart, 2 also each iteration, through the ``skmoe`` logger
+        (the iterations of restarts run in other processes are not shown).
 
     Attributes
     ----------
@@ -164,6 +173,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def _prepare_targets(self, y, sample_weight):
         y = np.asarray(y, dtype=np.float64)
+        check_magnitude(y, "y")
         return y, y
 
     def _encode_target(self, y):
@@ -178,7 +188,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _make_likelihood(self, y, sample_weight):
         mean = np.average(y, weights=sample_weight)
         variance = np.average((y - mean) ** 2, weights=sample_weight)
-        floor = _VARIANCE_FLOOR_RATIO * (variance if variance > 0 else 1.0)
+        # A constant target has no scale of its own; 1.0 gives it one.
+        floor = max(_VARIANCE_FLOOR_RATIO * (variance if variance > 0 else 1.0), _TINY)
         return GaussianLikelihood(variance_floor=floor)
 
     def _expert_outputs(self, experts, X_expert, target):
