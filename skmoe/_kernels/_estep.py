@@ -1,10 +1,11 @@
 """The fused E-step and the Gaussian expert log-likelihood."""
 
-import numba
 import numpy as np
 
+from skmoe._kernels._jit import jit
 
-@numba.njit(cache=True)
+
+@jit
 def e_step(logits, log_likelihood, responsibilities, log_prob):
     """Responsibilities and per-sample log-likelihood in one pass over the rows.
 
@@ -41,7 +42,7 @@ def e_step(logits, log_likelihood, responsibilities, log_prob):
             responsibilities[i, k] /= total
 
 
-@numba.njit(cache=True)
+@jit
 def gaussian_log_likelihood(means, y, variances, out):
     """``out[i, k] = log N(y[i]; means[i, k], variances[k])``."""
     n_samples, n_experts = means.shape

@@ -1,10 +1,11 @@
 """The gate's objective: softmax cross-entropy against soft targets."""
 
-import numba
 import numpy as np
 
+from skmoe._kernels._jit import jit
 
-@numba.njit(cache=True)
+
+@jit
 def softmax_cross_entropy(logits, targets, sample_weight, grad_logits, loss):
     """Weighted cross-entropy of ``softmax(logits)`` against soft ``targets``.
 

@@ -1,10 +1,11 @@
 """Top-k selection of experts per row."""
 
-import numba
 import numpy as np
 
+from skmoe._kernels._jit import jit
 
-@numba.njit(cache=True)
+
+@jit
 def top_k_experts(logits, k, experts, weights):
     """The ``k`` most probable experts of each row and their renormalised weights.
 
