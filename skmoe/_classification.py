@@ -95,8 +95,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         If True and the estimator is fitted, ``fit`` continues EM from the fitted
         model (one run, no re-initialisation).
 
+    n_jobs : int, default=None
+        Number of jobs that run the ``n_init`` restarts side by side, through
+        joblib (``None`` means 1 unless in a ``joblib.parallel_config`` context;
+        -1 means all processors). The fit is bitwise the same for every value.
+
     verbose : int, default=0
-        1 reports each restart, 2 also each iteration, through the ``skmoe`` logger.
+        1 reports each restart, 2 also each iteration, through the ``skmoe`` logger
+        (the iterations of restarts run in other processes are not shown).
 
     Attributes
     ----------

@@ -12,4 +12,12 @@ class ExpertCollapseError(RuntimeError):
     """An expert collapsed during EM and ``collapse="raise"`` was asked for."""
 
 
-__all__ = ["ExpertCollapseError", "ExpertCollapseWarning"]
+class ExpertFitError(RuntimeError):
+    """An expert's ``fit`` raised during EM; the expert's own error is its cause.
+
+    The message says which expert and which EM iteration. The estimator is left as it
+    was before the call: unfitted, or with its previous fit.
+    """
+
+
+__all__ = ["ExpertCollapseError", "ExpertCollapseWarning", "ExpertFitError"]

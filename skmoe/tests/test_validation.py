@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_classification, make_moe_regression
+from skmoe.exceptions import ExpertFitError
 
 # ---- experts that count (or refuse) their fits
 #
@@ -494,14 +495,17 @@ def test_failed_refit_leaves_a_classifier_unchanged(classification):
 @pytest.mark.parametrize("n_init", [1, 3])
 def test_expert_raising_inside_fit_leaves_a_fitted_model_unchanged(regression, n_init):
     X, y = regression
-    moe = _regressor().fit(X, y)
+    moe = _regressor(n_experts=3).fit(X, y)
     moe.set_params(n_init=n_init)
     state = _State(moe, X)
     CountingRegressor.n_fits = 0
-    CountingRegressor.fail_after = 2
-    with pytest.raises(RuntimeError, match="expert fit number 3 failed"):
+    # Three fits per EM iteration: the eighth is expert 1's at iteration 3.
+    CountingRegressor.fail_after = 7
+    with pytest.raises(ExpertFitError, match=r"expert 1 .* EM iteration 3") as raised:
         moe.fit(X, y)
-    assert CountingRegressor.n_fits == 3
+    assert CountingRegressor.n_fits == 8
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert "expert fit number 8 failed" in str(raised.value.__cause__)
     state.assert_unchanged(moe, X)
 
 
