@@ -17,6 +17,7 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -344,10 +345,15 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         root_ctx = root_callback_context(self, max_subtasks=n_restarts)
         root_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
 
-        fit_restart = delayed(self._fit_restart)
+        # One level of parallelism: the restarts if there are several, else the
+        # experts within each M-step.
+        if n_restarts > 1:
+            restart_jobs, expert_jobs = self.n_jobs, 1
+        else:
+            restart_jobs, expert_jobs = 1, self.n_jobs or 1
         with verbose_logging(self.verbose):
-            runs = Parallel(n_jobs=self.n_jobs)(
-                fit_restart(
+            runs = Parallel(n_jobs=restart_jobs)(
+                delayed(self._fit_restart)(
                     data,
                     X,
                     init,
@@ -356,6 +362,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     root_ctx.subcontext(
                         task_name="restart", max_subtasks=self.max_iter
                     ),
+                    expert_jobs,
                 )
                 for restart, seed in enumerate(seeds)
             )
@@ -402,7 +409,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
         return self
 
-    def _fit_restart(self, data, X, init, seed, restart, ctx):
+    def _fit_restart(self, data, X, init, seed, restart, ctx, expert_jobs):
         """One EM run: from the fitted model (warm start) or from a fresh start."""
         start = time.perf_counter()
         ctx.call_on_fit_task_begin(estimator=self)
@@ -416,7 +423,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     copy.deepcopy(self.gate_),
                     copy.deepcopy(self._likelihood),
                 )
-                run = self._run_em(data, parts, None, ctx)
+                run = self._run_em(data, parts, None, ctx, expert_jobs)
             else:
                 parts = _Parts(
                     [clone(self._expert_prototype()) for _ in range(self.n_experts)],
@@ -424,13 +431,16 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     self._make_likelihood(data.target, data.sample_weight),
                 )
                 resp = self._initial_responsibilities(X, data, init, seed, restart)
-                run = self._run_em(data, parts, resp, ctx)
+                run = self._run_em(data, parts, resp, ctx, expert_jobs)
         ctx.call_on_fit_task_end(estimator=self)
         run.seconds = time.perf_counter() - start
         return run
 
-    def _run_em(self, data, parts, resp, ctx):
-        """EM from responsibilities ``resp``, or from ``parts`` if ``resp`` is None."""
+    def _run_em(self, data, parts, resp, ctx, expert_jobs=1):
+        """EM from responsibilities ``resp``, or from ``parts`` if ``resp`` is None.
+
+        ``expert_jobs`` threads fit the experts of each M-step.
+        """
         w = data.sample_weight
         total_weight = w.sum()
         previous = None
@@ -447,7 +457,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             iteration_ctx.call_on_fit_task_begin(estimator=self)
             # The experts' outputs live only from the M-step to the E-step: kept,
             # they would add (n, K) floats to the next M-step's peak.
-            outputs = self._m_step(parts, data, resp, n_iter)
+            outputs = self._m_step(parts, data, resp, n_iter, expert_jobs)
             log_prob, resp = self._e_step(parts, data, outputs)
             del outputs
             collapsed, shares = collapsed_experts(resp, w, self.collapse_threshold)
@@ -506,7 +516,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         attributes["_likelihood"] = parts.likelihood
         return attributes
 
-    def _m_step(self, parts, data, resp, iteration):
+    def _m_step(self, parts, data, resp, iteration, expert_jobs):
         """Refit gate, experts and noise; return the experts' new outputs."""
         w = data.sample_weight
         # The gate first: its temporaries are freed before the experts' outputs
@@ -537,21 +547,20 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             fits.append((expert, rows, expert_weight))
         if fits and has_linear_fast_path(parts.experts):
             fits = self._fit_linear_experts(fits, data)
-        for expert, rows, expert_weight in fits:
-            if rows is None:
-                rows = slice(None)
-            try:
-                expert.fit(
-                    data.X_expert[rows],
-                    data.y[rows],
-                    sample_weight=expert_weight[rows],
-                )
-            except Exception as error:
-                k = parts.experts.index(expert)
-                raise ExpertFitError(
-                    f"expert {k} ({expert!r}) failed to fit at EM iteration "
-                    f"{iteration}: {type(error).__name__}: {error}"
-                ) from error
+        fit = partial(
+            _fit_expert, data=data, experts=parts.experts, iteration=iteration
+        )
+        if expert_jobs == 1 or len(fits) < 2:
+            for expert, rows, expert_weight in fits:
+                fit(expert, rows, expert_weight)
+        else:
+            # Threads: the experts share the data instead of copying it to other
+            # processes at every iteration, and fitting releases the GIL in the
+            # compiled code where the time goes (LAPACK, trees, liblinear).
+            Parallel(n_jobs=expert_jobs, backend="threading")(
+                delayed(fit)(expert, rows, expert_weight)
+                for expert, rows, expert_weight in fits
+            )
         outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
         parts.likelihood.fit(outputs, data.target, weights)
         return outputs
@@ -844,6 +853,19 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _fit_expert(expert, rows, sample_weight, *, data, experts, iteration):
+    """Fit ``expert`` on ``rows`` (all if None); its failure names it and the step."""
+    if rows is None:
+        rows = slice(None)
+    try:
+        expert.fit(data.X_expert[rows], data.y[rows], sample_weight=sample_weight[rows])
+    except Exception as error:
+        raise ExpertFitError(
+            f"expert {experts.index(expert)} ({expert!r}) failed to fit at EM "
+            f"iteration {iteration}: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _columns(X, columns):

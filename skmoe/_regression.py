@@ -102,9 +102,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         model (one run, no re-initialisation).
 
     n_jobs : int, default=None
-        Number of jobs that run the ``n_init`` restarts side by side, through
-        joblib (``None`` means 1 unless in a ``joblib.parallel_config`` context;
-        -1 means all processors). The fit is bitwise the same for every value.
+        Number of jobs that run the ``n_init`` restarts side by side through joblib
+        or, with a single restart, threads that fit the experts of each M-step.
+        ``None`` means 1 unless in a ``joblib.parallel_config`` context; -1 means
+        all processors. The fit is bitwise the same for every value.
 
     verbose : int, default=0
         1 reports each restart, 2 also each iteration, through the ``skmoe`` logger

@@ -263,10 +263,10 @@ def test_joblib_file_predicts_the_same_in_a_fresh_process(regression, tmp_path):
 # ---- determinism
 
 
-def _determinism_fits(n_jobs=None):
+def _determinism_fits(n_jobs=None, n_init=3):
     """A regressor and a classifier fitted with every restart (k-means, random)."""
     X, y = make_moe_regression(n_samples=300, n_experts=3, random_state=0)
-    params = {"n_init": 3, "random_state": 7, "n_jobs": n_jobs}
+    params = {"n_init": n_init, "random_state": 7, "n_jobs": n_jobs}
     regressor = MixtureOfExpertsRegressor(n_experts=3, **params)
     Xc, yc = make_moe_classification(n_samples=300, n_classes=3, random_state=0)
     classifier = MixtureOfExpertsClassifier(n_experts=2, **params)
@@ -313,6 +313,12 @@ def test_n_jobs_gives_bitwise_identical_fits(backend):
     with joblib.parallel_config(backend=backend):
         assert _fingerprint(_determinism_fits(n_jobs=2)) == serial
         assert _fingerprint(_determinism_fits(n_jobs=-1)) == serial
+
+
+def test_experts_fitted_in_threads_give_bitwise_identical_fits():
+    # With one restart, n_jobs fits the experts of each M-step in threads.
+    serial = _fingerprint(_determinism_fits(n_jobs=1, n_init=1))
+    assert _fingerprint(_determinism_fits(n_jobs=2, n_init=1)) == serial
 
 
 def test_same_random_state_gives_bitwise_identical_fits_across_processes():

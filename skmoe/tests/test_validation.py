@@ -509,6 +509,19 @@ def test_expert_raising_inside_fit_leaves_a_fitted_model_unchanged(regression, n
     state.assert_unchanged(moe, X)
 
 
+def test_expert_raising_in_a_thread_leaves_a_fitted_model_unchanged(regression):
+    X, y = regression
+    moe = _regressor(n_experts=3).fit(X, y)
+    moe.set_params(n_jobs=2)  # one restart: the experts are fitted in threads
+    state = _State(moe, X)
+    CountingRegressor.n_fits = 0
+    CountingRegressor.fail_after = 7
+    with pytest.raises(ExpertFitError, match="EM iteration 3") as raised:
+        moe.fit(X, y)
+    assert "failed" in str(raised.value.__cause__)
+    state.assert_unchanged(moe, X)
+
+
 def test_expert_raising_inside_fit_leaves_an_unfitted_model_unfitted(regression):
     X, y = regression
     moe = _regressor()
