@@ -46,6 +46,19 @@ class ExpertSummary:
 
     noise_scale : float or None
         Standard deviation of the expert's Gaussian noise (regression only).
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_moe_regression
+    >>> from skmoe.inspection import summary
+    >>> X, y = make_moe_regression(n_samples=500, n_experts=2, random_state=0)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    >>> expert = summary(moe, X, y).experts[0]
+    >>> sorted(expert.coefficients)
+    ['intercept', 'x0', 'x1']
+    >>> bool(0 < expert.prior < 1)
+    True
     """
 
     prior: float
@@ -92,6 +105,19 @@ class MixtureSummary:
 
     n_iter : int
         EM iterations of the kept run.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_moe_regression
+    >>> from skmoe.inspection import summary
+    >>> X, y = make_moe_regression(n_samples=500, n_experts=2, random_state=0)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    >>> result = summary(moe, X, y)
+    >>> len(result.experts), result.n_samples, result.converged
+    (2, 500, True)
+    >>> bool(result.bic == moe.bic(X, y))
+    True
     """
 
     estimator: str
