@@ -9,10 +9,15 @@ experts ``p_k``. One EM iteration is
 - E-step: responsibilities ``r_ik ∝ g_k(x_i) p_k(y_i | x_i)`` and the exact
   log-likelihood, in one fused kernel.
 
+``solver="cem"`` makes the responsibilities hard (each row to its most likely
+expert) before every M-step, so each expert fits on its own rows only;
+``solver="gradient"`` trains on mini-batches instead (``skmoe._gradient``).
+
 Subclasses say what an expert outputs and how its likelihood reads that output.
 """
 
 import copy
+import inspect
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -37,6 +42,13 @@ from threadpoolctl import threadpool_limits
 
 from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
 from skmoe._gate import SoftmaxGate
+from skmoe._gradient import (
+    AUTO_BATCH_SIZE,
+    batch_slices,
+    gradient_step,
+    run_epochs,
+    start_state,
+)
 from skmoe._kernels import e_step
 from skmoe._linear import fit_linear_experts, has_linear_fast_path
 from skmoe._progress import (
@@ -51,6 +63,11 @@ from skmoe.exceptions import ExpertCollapseWarning
 # An expert whose share of the total weight falls below this keeps its previous fit:
 # refitting on (numerically) all-zero weights is undefined for most estimators.
 _MIN_WEIGHT_SHARE = 1e-10
+_SOLVER_NAMES = {
+    "em": ("EM", "iterations"),
+    "cem": ("CEM", "iterations"),
+    "gradient": ("Mini-batch training", "epochs"),
+}
 
 
 @dataclass
@@ -89,6 +106,7 @@ class _Run:
     converged: bool
     stopped: bool = False
     collapses: list = field(default_factory=list)
+    gradient_state: object = None
 
 
 class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -102,7 +120,12 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         "expert_features": ["array-like", None],
         "routing": [StrOptions(set(ROUTINGS))],
         "top_k": [Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"em"})],
+        "solver": [StrOptions({"em", "cem", "gradient"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "responsibility_threshold": [Interval(Real, 0, 1, closed="left")],
         "collapse": [StrOptions(set(COLLAPSE_ACTIONS))],
         "collapse_threshold": [Interval(Real, 0, 1, closed="left")],
@@ -126,6 +149,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         routing="soft",
         top_k=2,
         solver="em",
+        batch_size="auto",
+        learning_rate=0.01,
         responsibility_threshold=0.0,
         collapse="drop",
         collapse_threshold=1e-3,
@@ -145,6 +170,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.routing = routing
         self.top_k = top_k
         self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.responsibility_threshold = responsibility_threshold
         self.collapse = collapse
         self.collapse_threshold = collapse_threshold
@@ -163,13 +190,38 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """The expert used when ``expert=None``."""
 
     def _check_expert(self, expert):
-        """Raise if ``expert`` lacks what EM needs of it, naming the estimator."""
-        if not has_fit_parameter(expert, "sample_weight"):
+        """Raise if ``expert`` lacks what the solver needs of it, naming both."""
+        if self.solver == "em" and not has_fit_parameter(expert, "sample_weight"):
             raise ValueError(
-                f"{expert!r} cannot be an expert: its fit method takes no "
-                "sample_weight, which EM needs to weight each row by the expert's "
-                "responsibility. Choose an estimator whose fit accepts sample_weight."
+                f"{expert!r} cannot be an expert with solver='em': its fit method "
+                "takes no sample_weight, which EM needs to weight each row by the "
+                "expert's responsibility. Use solver='cem' (hard assignments: each "
+                "expert fits on its own rows, without weights), or an estimator "
+                "whose fit accepts sample_weight."
             )
+        if self.solver == "gradient" and not has_linear_fast_path([expert]):
+            partial_fit = getattr(expert, "partial_fit", None)
+            if partial_fit is None or not _takes(partial_fit, "sample_weight"):
+                raise ValueError(
+                    f"{expert!r} cannot be an expert with solver='gradient': it has "
+                    "no partial_fit taking sample_weight, through which mini-batch "
+                    "training hands it each batch weighted by its responsibilities "
+                    "(nor is it a plain LinearRegression or Ridge, which are updated "
+                    "from running statistics). Use an estimator with partial_fit "
+                    "(SGDRegressor, SGDClassifier, MLPRegressor, ...), or "
+                    "solver='em'."
+                )
+
+    def _partial_fit_expert(self, expert, X, y, sample_weight):
+        """One mini-batch update of ``expert``."""
+        expert.partial_fit(X, y, sample_weight=sample_weight)
+
+    def _declare_targets(self, y, classes, partial):
+        """Learn or check what the targets can be, for mini-batch training.
+
+        ``partial`` is True in ``partial_fit``, where a classifier's classes are
+        declared by ``classes`` on the first call.
+        """
 
     @abstractmethod
     def _prepare_targets(self, y, sample_weight):
@@ -292,18 +344,25 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             dtype=[np.float64, np.float32],
             y_numeric=not is_classifier(self),
         )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+        gradient = self.solver == "gradient"
+        # Mini-batch training allocates nothing of size n_samples: no unit weights.
+        if sample_weight is not None or not gradient:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight sums to zero: there is nothing to fit.")
         n_samples = X.shape[0]
         if n_samples < self.n_experts:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_experts={self.n_experts}: each "
                 "expert needs rows to fit."
             )
-        y_expert, target = self._prepare_targets(y, sample_weight)
+        if gradient:
+            batch_size = self._batch_size(n_samples, strict=True)
+            self._declare_targets(y, None, partial=False)
+        else:
+            y_expert, target = self._prepare_targets(y, sample_weight)
         self.gate_features_ = self._resolve_features(
             self.gate_features, "gate_features"
         )
@@ -316,19 +375,31 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         check_routing(self.routing, self.top_k, self.n_experts)
         expert = self._expert_prototype()
         self._check_expert(expert)
+        if (
+            self.solver == "cem"
+            and not np.all(sample_weight == 1.0)
+            and not has_fit_parameter(expert, "sample_weight")
+        ):
+            raise ValueError(
+                f"sample_weight needs an expert whose fit takes sample_weight, even "
+                f"with solver='cem'; {expert!r} takes none."
+            )
         if warm and self._warm_start_signature(self.n_experts) != previous_signature:
             raise ValueError(
                 "warm_start=True continues the previous fit, which needs the same "
                 "n_experts, features and classes; refit with warm_start=False."
             )
 
-        data = _Data(
-            X_gate=self._gate_inputs(X),
-            X_expert=self._expert_inputs(X),
-            y=y_expert,
-            target=target,
-            sample_weight=sample_weight,
-        )
+        if gradient:
+            data = None
+        else:
+            data = _Data(
+                X_gate=self._gate_inputs(X),
+                X_expert=self._expert_inputs(X),
+                y=y_expert,
+                target=target,
+                sample_weight=sample_weight,
+            )
         n_restarts = 1 if warm else self.n_init
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=n_restarts
@@ -347,7 +418,19 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     task_name="restart", max_subtasks=self.max_iter
                 )
                 restart_ctx.call_on_fit_task_begin(estimator=self)
-                if warm:
+                if gradient:
+                    run = self._run_gradient(
+                        X,
+                        y,
+                        sample_weight,
+                        batch_size,
+                        warm,
+                        init,
+                        seed,
+                        restart,
+                        restart_ctx,
+                    )
+                elif warm:
                     parts = _Parts(
                         copy.deepcopy(self.experts_),
                         copy.deepcopy(self.gate_),
@@ -378,6 +461,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     best = run
 
         self._set_fitted_parts(best.parts)
+        self._gradient_state = best.gradient_state
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.log_likelihood_ = best.log_likelihood
@@ -396,9 +480,11 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             )
         # A callback that stops the fit (early stopping, a time limit) asked for it.
         if not self.converged_ and not best.stopped:
+            solver, steps = _SOLVER_NAMES[self.solver]
             warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations (tol="
-                f"{self.tol}); raise max_iter or tol, or check the data's scaling.",
+                f"{solver} did not converge in max_iter={self.max_iter} {steps} "
+                f"(tol={self.tol}); raise max_iter or tol, or check the data's "
+                "scaling.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -413,6 +499,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if resp is None:
             log_prob, resp = self._e_step(parts, data)
             previous = w @ log_prob / total_weight - parts.gate.penalty_
+        hard = self.solver == "cem"
         curve = []
         collapses = []
         reseeded = set()
@@ -423,6 +510,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             iteration_ctx.call_on_fit_task_begin(estimator=self)
             # The experts' outputs live only from the M-step to the E-step: kept
             # in a variable, they would add (n, K) floats to the next M-step's peak.
+            if hard:
+                resp = _hard_assignments(resp)
             log_prob, resp = self._e_step(parts, data, self._m_step(parts, data, resp))
             collapsed, shares = collapsed_experts(resp, w, self.collapse_threshold)
             if collapsed.size and len(parts.experts) > 1:
@@ -491,12 +580,14 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         parts.gate._fit(data.X_gate, resp, w, max_iter=1)
         weights = resp if data.unit_weight else resp * w[:, None]
         min_weight = _MIN_WEIGHT_SHARE * w.sum()
-        sparse = self.responsibility_threshold > 0
+        hard = self.solver == "cem"
+        sparse = hard or self.responsibility_threshold > 0
+        threshold = 0.5 if hard else self.responsibility_threshold
         fits = []
         for k, expert in enumerate(parts.experts):
             expert_weight = weights[:, k]
             if sparse:
-                keep = resp[:, k] >= self.responsibility_threshold
+                keep = resp[:, k] >= threshold
                 rows = np.flatnonzero(keep & (expert_weight > 0))
                 kept_weight = expert_weight[rows].sum()
             else:
@@ -514,6 +605,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         for expert, rows, expert_weight in fits:
             if rows is None:
                 expert.fit(data.X_expert, data.y, sample_weight=expert_weight)
+            elif hard and data.unit_weight:
+                # CEM's weights are all one on an expert's rows: experts whose fit
+                # takes no sample_weight work.
+                expert.fit(data.X_expert[rows], data.y[rows])
             else:
                 expert.fit(data.X_expert[rows], data.y[rows], expert_weight[rows])
         outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
@@ -543,6 +638,205 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         logits = parts.gate.decision_function(data.X_gate)
         e_step(logits, responsibilities, responsibilities, log_prob)
         return log_prob, responsibilities
+
+    # ---- mini-batch training (skmoe._gradient)
+
+    def _batch_size(self, n_samples, strict):
+        """The batch size in rows; ``strict`` refuses one larger than the data."""
+        if self.batch_size == "auto":
+            return min(AUTO_BATCH_SIZE, n_samples)
+        if strict and self.batch_size > n_samples:
+            raise ValueError(
+                f"batch_size={self.batch_size} is larger than the number of samples, "
+                f"{n_samples}; use a smaller batch_size, or batch_size='auto'."
+            )
+        if self.batch_size < self.n_experts:
+            raise ValueError(
+                f"batch_size={self.batch_size} should be >= n_experts="
+                f"{self.n_experts}: the first batch initialises every expert."
+            )
+        return self.batch_size
+
+    def _batch_data(self, X, y, sample_weight, rows):
+        """The ``_Data`` of ``rows`` (a slice) of the training data."""
+        X_batch = X[rows]
+        y_batch = y[rows]
+        weight = (
+            np.ones(X_batch.shape[0])
+            if sample_weight is None
+            else np.asarray(sample_weight[rows], dtype=np.float64)
+        )
+        return _Data(
+            X_gate=self._gate_inputs(X_batch),
+            X_expert=self._expert_inputs(X_batch),
+            y=y_batch,
+            target=self._encode_target(y_batch),
+            sample_weight=weight,
+        )
+
+    def _start_mini_batch(self, X_batch, batch, init, seed, restart, rows):
+        """Fresh parts and state, initialised by one step on the first batch."""
+        parts = _Parts(
+            [clone(self._expert_prototype()) for _ in range(self.n_experts)],
+            clone(self._gate_prototype()),
+            self._make_likelihood(batch.target, batch.sample_weight),
+        )
+        if not isinstance(init, str):
+            init = init[rows]
+        resp = self._initial_responsibilities(X_batch, batch, init, seed, restart)
+        state = start_state(parts.experts, batch.X_expert)
+        gradient_step(self, parts, state, batch, resp)
+        return parts, state
+
+    def _run_gradient(
+        self, X, y, sample_weight, batch_size, warm, init, seed, restart, ctx
+    ):
+        """Epochs of mini-batch steps, then the exact log-likelihood in one pass."""
+        rng = np.random.RandomState(seed)
+        parts = state = None
+        if warm:
+            parts = copy.deepcopy(self._parts())
+            state = copy.deepcopy(self._gradient_state)
+            if state is None:
+                state = start_state(parts.experts, self._expert_inputs(X[:batch_size]))
+
+        def batches(order):
+            for rows in order:
+                yield rows, self._batch_data(X, y, sample_weight, rows)
+
+        def start(rows, batch):
+            return self._start_mini_batch(X[rows], batch, init, seed, restart, rows)
+
+        parts, state, curve, converged, stopped = run_epochs(
+            self, parts, state, batches, X.shape[0], batch_size, rng, start, ctx
+        )
+        total, weight = 0.0, 0.0
+        for _, batch in batches(batch_slices(X.shape[0], batch_size)):
+            log_prob, _ = self._e_step(parts, batch)
+            total += batch.sample_weight @ log_prob
+            weight += batch.sample_weight.sum()
+        log_likelihood = total / weight
+        objective = log_likelihood - parts.gate.penalty_
+        if not np.isfinite(objective):
+            raise FloatingPointError(
+                "mini-batch training ended at a non-finite log-likelihood; lower "
+                "learning_rate."
+            )
+        return _Run(
+            parts,
+            log_likelihood,
+            objective,
+            curve,
+            len(curve),
+            converged,
+            stopped,
+            gradient_state=state,
+        )
+
+    def _partial_fit(self, X, y, sample_weight, classes):
+        """One mini-batch step per batch of ``(X, y)``; see ``partial_fit``."""
+        first = not hasattr(self, "experts_")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=not is_classifier(self),
+            reset=first,
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples, strict=False)
+        if first:
+            if n_samples < self.n_experts:
+                raise ValueError(
+                    f"the first partial_fit call has {n_samples} samples; it needs "
+                    f">= n_experts={self.n_experts} to initialise every expert."
+                )
+            self.gate_features_ = self._resolve_features(
+                self.gate_features, "gate_features"
+            )
+            self.expert_features_ = self._resolve_features(
+                self.expert_features, "expert_features"
+            )
+            if self.expert_features_.size == 0:
+                raise ValueError(
+                    "expert_features selects no column: experts need inputs."
+                )
+            init = self._validate_init(n_samples)
+            check_routing(self.routing, self.top_k, self.n_experts)
+        self._declare_targets(y, classes, partial=True)
+        self._check_expert(self._expert_prototype())
+
+        batches = [
+            (rows, self._batch_data(X, y, sample_weight, rows))
+            for rows in batch_slices(n_samples, batch_size)
+        ]
+        with threadpool_limits(1, user_api="blas"):
+            if first:
+                seed = check_random_state(self.random_state).randint(
+                    np.iinfo(np.int32).max
+                )
+                rows, batch = batches.pop(0)
+                parts, state = self._start_mini_batch(
+                    X[rows], batch, init, seed, 0, rows
+                )
+                # No model came before the first batch: its log-likelihood is
+                # measured after the step that initialised it.
+                log_prob, _ = self._e_step(parts, batch)
+                total = batch.sample_weight @ log_prob
+                weight = batch.sample_weight.sum()
+            else:
+                # Steps work on copies: a failure half-way leaves the model as it was.
+                parts = copy.deepcopy(self._parts())
+                state = copy.deepcopy(self._gradient_state)
+                if state is None:  # the model was fitted by EM or CEM
+                    state = start_state(parts.experts, batches[0][1].X_expert)
+                total, weight = 0.0, 0.0
+            for _, batch in batches:
+                log_prob = gradient_step(self, parts, state, batch)
+                total += batch.sample_weight @ log_prob
+                weight += batch.sample_weight.sum()
+
+        self._set_fitted_parts(parts)
+        self._gradient_state = state
+        if first:
+            self.log_likelihood_curve_ = np.empty(0)
+            self.n_iter_ = 0
+            self.collapsed_ = []
+            self.converged_ = False
+            self.n_experts_ = len(self.experts_)
+            self._n_experts_fitted = self.n_experts
+        self.n_iter_ += 1
+        if weight > 0:
+            self.log_likelihood_ = total / weight
+            self.log_likelihood_curve_ = np.append(
+                self.log_likelihood_curve_, self.log_likelihood_
+            )
+        return self
+
+    def _partial_fit_keeping_state(self, X, y, sample_weight, classes=None):
+        """``_partial_fit``, restoring the whole state if it fails."""
+        saved_state = dict(self.__dict__)
+        try:
+            return self._partial_fit(X, y, sample_weight, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise
+
+    def _gradient_solver(self):
+        """``available_if`` check of ``partial_fit``: only for mini-batch training."""
+        if self.solver != "gradient":
+            raise AttributeError(
+                f"partial_fit trains on mini-batches and needs solver='gradient'; "
+                f"this estimator has solver={self.solver!r}."
+            )
+        return True
 
     # ---- fit helpers
 
@@ -806,6 +1100,18 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _hard_assignments(resp):
+    """One-hot rows at each row's most responsible expert (CEM's C-step)."""
+    hard = np.zeros_like(resp)
+    hard[np.arange(resp.shape[0]), np.argmax(resp, axis=1)] = 1.0
+    return hard
+
+
+def _takes(method, parameter):
+    """Whether ``method`` has a parameter named ``parameter``."""
+    return parameter in inspect.signature(method).parameters
 
 
 def _columns(X, columns):
