@@ -70,9 +70,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         ``batch_size`` (the last one takes the remainder), visited in a random
         order each epoch. Ignored by the other solvers.
 
-    learning_rate : float, default=0.01
+    learning_rate : float, default=0.05
         Initial step size of the gate's Adam steps with ``solver="gradient"``; at
-        step ``t`` it is ``learning_rate / sqrt(1 + (t - 1) / 100)``. Ignored by
+        step ``t`` it is ``learning_rate / sqrt(1 + (t - 1) / 10)``. Ignored by
         the other solvers.
 
     responsibility_threshold : float in [0, 1), default=0.0

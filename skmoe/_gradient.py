@@ -6,11 +6,11 @@ One step takes one batch of rows:
   log-likelihood (measured before the step, so it is an honest progress figure);
 - the gate: one Adam step on the batch's gate objective (the weighted mean
   cross-entropy against ``r`` plus the penalty), with step size
-  ``learning_rate / sqrt(1 + t / DECAY_STEPS)`` at step ``t``;
+  ``learning_rate / sqrt(1 + (t - 1) / DECAY_STEPS)`` at step ``t = 1, 2, ...``;
 - the experts: ``partial_fit(X_batch, y_batch, sample_weight=r[:, k] * w)``, or,
   for plain ``LinearRegression`` / ``Ridge`` experts, online EM: running means of
-  their normal equations, blended with step ``rho_t = (1 + t / DECAY_STEPS)^-KAPPA``,
-  then solved;
+  their normal equations, blended with weight
+  ``rho_t = (1 + (t - 1) / DECAY_STEPS)^-KAPPA``, then solved;
 - the noise variances: running means of the weighted squared residuals, same
   ``rho_t``.
 
@@ -28,10 +28,10 @@ from skmoe._linear import RunningNormalEquations, has_linear_fast_path
 
 # Adam's constants (Kingma and Ba, 2015).
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
-# Steps before the schedules start to decay, and the decay exponent of online EM's
+# Steps over which the schedules start to decay, and the decay exponent of online EM's
 # step (in (0.5, 1], as stochastic approximation needs).
-DECAY_STEPS = 100
-KAPPA = 0.6
+DECAY_STEPS = 10
+KAPPA = 0.8
 # With batch_size="auto": the batch size, or all rows if there are fewer.
 AUTO_BATCH_SIZE = 256
 
