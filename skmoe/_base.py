@@ -21,7 +21,6 @@ import inspect
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,15 +41,10 @@ from threadpoolctl import threadpool_limits
 
 from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
 from skmoe._gate import SoftmaxGate
-from skmoe._gradient import (
-    AUTO_BATCH_SIZE,
-    batch_slices,
-    gradient_step,
-    run_epochs,
-    start_state,
-)
+from skmoe._gradient import MiniBatchMixin
 from skmoe._kernels import e_step
 from skmoe._linear import fit_linear_experts, has_linear_fast_path
+from skmoe._parts import _Data, _Parts, _Run
 from skmoe._progress import (
     CallbackSupportMixin,
     logger,
@@ -70,46 +64,9 @@ _SOLVER_NAMES = {
 }
 
 
-@dataclass
-class _Data:
-    """The training data as the EM loop reads it."""
-
-    X_gate: np.ndarray
-    X_expert: np.ndarray
-    y: np.ndarray
-    target: np.ndarray
-    sample_weight: np.ndarray
-    unit_weight: bool = field(init=False)
-
-    def __post_init__(self):
-        self.unit_weight = bool(np.all(self.sample_weight == 1.0))
-
-
-@dataclass
-class _Parts:
-    """The parameters EM updates: experts, gate and the likelihood's noise."""
-
-    experts: list
-    gate: SoftmaxGate
-    likelihood: object
-
-
-@dataclass
-class _Run:
-    """The outcome of one EM run (one restart)."""
-
-    parts: _Parts
-    log_likelihood: float
-    objective: float
-    curve: list
-    n_iter: int
-    converged: bool
-    stopped: bool = False
-    collapses: list = field(default_factory=list)
-    gradient_state: object = None
-
-
-class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseMixtureOfExperts(
+    MiniBatchMixin, CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta
+):
     """EM for a mixture of experts; see the subclasses for the parameters."""
 
     _parameter_constraints = {
@@ -295,7 +252,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit the mixture of experts by EM.
+        """Fit the mixture of experts by EM, CEM or mini-batches, as ``solver`` says.
 
         Parameters
         ----------
@@ -638,205 +595,6 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         logits = parts.gate.decision_function(data.X_gate)
         e_step(logits, responsibilities, responsibilities, log_prob)
         return log_prob, responsibilities
-
-    # ---- mini-batch training (skmoe._gradient)
-
-    def _batch_size(self, n_samples, strict):
-        """The batch size in rows; ``strict`` refuses one larger than the data."""
-        if self.batch_size == "auto":
-            return min(AUTO_BATCH_SIZE, n_samples)
-        if strict and self.batch_size > n_samples:
-            raise ValueError(
-                f"batch_size={self.batch_size} is larger than the number of samples, "
-                f"{n_samples}; use a smaller batch_size, or batch_size='auto'."
-            )
-        if self.batch_size < self.n_experts:
-            raise ValueError(
-                f"batch_size={self.batch_size} should be >= n_experts="
-                f"{self.n_experts}: the first batch initialises every expert."
-            )
-        return self.batch_size
-
-    def _batch_data(self, X, y, sample_weight, rows):
-        """The ``_Data`` of ``rows`` (a slice) of the training data."""
-        X_batch = X[rows]
-        y_batch = y[rows]
-        weight = (
-            np.ones(X_batch.shape[0])
-            if sample_weight is None
-            else np.asarray(sample_weight[rows], dtype=np.float64)
-        )
-        return _Data(
-            X_gate=self._gate_inputs(X_batch),
-            X_expert=self._expert_inputs(X_batch),
-            y=y_batch,
-            target=self._encode_target(y_batch),
-            sample_weight=weight,
-        )
-
-    def _start_mini_batch(self, X_batch, batch, init, seed, restart, rows):
-        """Fresh parts and state, initialised by one step on the first batch."""
-        parts = _Parts(
-            [clone(self._expert_prototype()) for _ in range(self.n_experts)],
-            clone(self._gate_prototype()),
-            self._make_likelihood(batch.target, batch.sample_weight),
-        )
-        if not isinstance(init, str):
-            init = init[rows]
-        resp = self._initial_responsibilities(X_batch, batch, init, seed, restart)
-        state = start_state(parts.experts, batch.X_expert)
-        gradient_step(self, parts, state, batch, resp)
-        return parts, state
-
-    def _run_gradient(
-        self, X, y, sample_weight, batch_size, warm, init, seed, restart, ctx
-    ):
-        """Epochs of mini-batch steps, then the exact log-likelihood in one pass."""
-        rng = np.random.RandomState(seed)
-        parts = state = None
-        if warm:
-            parts = copy.deepcopy(self._parts())
-            state = copy.deepcopy(self._gradient_state)
-            if state is None:
-                state = start_state(parts.experts, self._expert_inputs(X[:batch_size]))
-
-        def batches(order):
-            for rows in order:
-                yield rows, self._batch_data(X, y, sample_weight, rows)
-
-        def start(rows, batch):
-            return self._start_mini_batch(X[rows], batch, init, seed, restart, rows)
-
-        parts, state, curve, converged, stopped = run_epochs(
-            self, parts, state, batches, X.shape[0], batch_size, rng, start, ctx
-        )
-        total, weight = 0.0, 0.0
-        for _, batch in batches(batch_slices(X.shape[0], batch_size)):
-            log_prob, _ = self._e_step(parts, batch)
-            total += batch.sample_weight @ log_prob
-            weight += batch.sample_weight.sum()
-        log_likelihood = total / weight
-        objective = log_likelihood - parts.gate.penalty_
-        if not np.isfinite(objective):
-            raise FloatingPointError(
-                "mini-batch training ended at a non-finite log-likelihood; lower "
-                "learning_rate."
-            )
-        return _Run(
-            parts,
-            log_likelihood,
-            objective,
-            curve,
-            len(curve),
-            converged,
-            stopped,
-            gradient_state=state,
-        )
-
-    def _partial_fit(self, X, y, sample_weight, classes):
-        """One mini-batch step per batch of ``(X, y)``; see ``partial_fit``."""
-        first = not hasattr(self, "experts_")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=[np.float64, np.float32],
-            y_numeric=not is_classifier(self),
-            reset=first,
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: there is nothing to fit.")
-        n_samples = X.shape[0]
-        batch_size = self._batch_size(n_samples, strict=False)
-        if first:
-            if n_samples < self.n_experts:
-                raise ValueError(
-                    f"the first partial_fit call has {n_samples} samples; it needs "
-                    f">= n_experts={self.n_experts} to initialise every expert."
-                )
-            self.gate_features_ = self._resolve_features(
-                self.gate_features, "gate_features"
-            )
-            self.expert_features_ = self._resolve_features(
-                self.expert_features, "expert_features"
-            )
-            if self.expert_features_.size == 0:
-                raise ValueError(
-                    "expert_features selects no column: experts need inputs."
-                )
-            init = self._validate_init(n_samples)
-            check_routing(self.routing, self.top_k, self.n_experts)
-        self._declare_targets(y, classes, partial=True)
-        self._check_expert(self._expert_prototype())
-
-        batches = [
-            (rows, self._batch_data(X, y, sample_weight, rows))
-            for rows in batch_slices(n_samples, batch_size)
-        ]
-        with threadpool_limits(1, user_api="blas"):
-            if first:
-                seed = check_random_state(self.random_state).randint(
-                    np.iinfo(np.int32).max
-                )
-                rows, batch = batches.pop(0)
-                parts, state = self._start_mini_batch(
-                    X[rows], batch, init, seed, 0, rows
-                )
-                # No model came before the first batch: its log-likelihood is
-                # measured after the step that initialised it.
-                log_prob, _ = self._e_step(parts, batch)
-                total = batch.sample_weight @ log_prob
-                weight = batch.sample_weight.sum()
-            else:
-                # Steps work on copies: a failure half-way leaves the model as it was.
-                parts = copy.deepcopy(self._parts())
-                state = copy.deepcopy(self._gradient_state)
-                if state is None:  # the model was fitted by EM or CEM
-                    state = start_state(parts.experts, batches[0][1].X_expert)
-                total, weight = 0.0, 0.0
-            for _, batch in batches:
-                log_prob = gradient_step(self, parts, state, batch)
-                total += batch.sample_weight @ log_prob
-                weight += batch.sample_weight.sum()
-
-        self._set_fitted_parts(parts)
-        self._gradient_state = state
-        if first:
-            self.log_likelihood_curve_ = np.empty(0)
-            self.n_iter_ = 0
-            self.collapsed_ = []
-            self.converged_ = False
-            self.n_experts_ = len(self.experts_)
-            self._n_experts_fitted = self.n_experts
-        self.n_iter_ += 1
-        if weight > 0:
-            self.log_likelihood_ = total / weight
-            self.log_likelihood_curve_ = np.append(
-                self.log_likelihood_curve_, self.log_likelihood_
-            )
-        return self
-
-    def _partial_fit_keeping_state(self, X, y, sample_weight, classes=None):
-        """``_partial_fit``, restoring the whole state if it fails."""
-        saved_state = dict(self.__dict__)
-        try:
-            return self._partial_fit(X, y, sample_weight, classes)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved_state)
-            raise
-
-    def _gradient_solver(self):
-        """``available_if`` check of ``partial_fit``: only for mini-batch training."""
-        if self.solver != "gradient":
-            raise AttributeError(
-                f"partial_fit trains on mini-batches and needs solver='gradient'; "
-                f"this estimator has solver={self.solver!r}."
-            )
-        return True
 
     # ---- fit helpers
 

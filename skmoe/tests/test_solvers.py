@@ -315,6 +315,6 @@ def test_partial_fit_with_zero_weights_leaves_the_model_unchanged(regression):
     X, y = regression
     moe = _gradient_regressor().partial_fit(X[:300], y[:300])
     state = _State(moe, X)
-    with pytest.raises(ValueError, match="(non-zero|sums to zero)"):
+    with pytest.raises(ValueError, match=r"(non-zero|sums to zero)"):
         moe.partial_fit(X[:100], y[:100], sample_weight=np.zeros(100))
     state.assert_unchanged(moe, X)
