@@ -9,14 +9,18 @@ experts ``p_k``. One EM iteration is
 - E-step: responsibilities ``r_ik ∝ g_k(x_i) p_k(y_i | x_i)`` and the exact
   log-likelihood, in one fused kernel.
 
+``solver="cem"`` makes the responsibilities hard (each row to its most likely
+expert) before every M-step, so each expert fits on its own rows only;
+``solver="gradient"`` trains on mini-batches instead (``skmoe._gradient``).
+
 Subclasses say what an expert outputs and how its likelihood reads that output.
 """
 
 import copy
+import inspect
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass, field
 from functools import partial
 from numbers import Integral, Real
 
@@ -39,8 +43,10 @@ from threadpoolctl import threadpool_limits
 
 from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
 from skmoe._gate import SoftmaxGate
+from skmoe._gradient import MiniBatchMixin
 from skmoe._kernels import e_step
 from skmoe._linear import fit_linear_experts, has_linear_fast_path
+from skmoe._parts import _Data, _Parts, _Run
 from skmoe._progress import (
     CallbackSupportMixin,
     logger,
@@ -54,48 +60,16 @@ from skmoe.exceptions import ExpertCollapseWarning, ExpertFitError
 # An expert whose share of the total weight falls below this keeps its previous fit:
 # refitting on (numerically) all-zero weights is undefined for most estimators.
 _MIN_WEIGHT_SHARE = 1e-10
+_SOLVER_NAMES = {
+    "em": ("EM", "iterations"),
+    "cem": ("CEM", "iterations"),
+    "gradient": ("Mini-batch training", "epochs"),
+}
 
 
-@dataclass
-class _Data:
-    """The training data as the EM loop reads it."""
-
-    X_gate: np.ndarray
-    X_expert: np.ndarray
-    y: np.ndarray
-    target: np.ndarray
-    sample_weight: np.ndarray
-    unit_weight: bool = field(init=False)
-
-    def __post_init__(self):
-        self.unit_weight = bool(np.all(self.sample_weight == 1.0))
-
-
-@dataclass
-class _Parts:
-    """The parameters EM updates: experts, gate and the likelihood's noise."""
-
-    experts: list
-    gate: SoftmaxGate
-    likelihood: object
-
-
-@dataclass
-class _Run:
-    """The outcome of one EM run (one restart)."""
-
-    parts: _Parts
-    log_likelihood: float
-    objective: float
-    curve: list
-    n_iter: int
-    converged: bool
-    stopped: bool = False
-    collapses: list = field(default_factory=list)
-    seconds: float = 0.0
-
-
-class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseMixtureOfExperts(
+    MiniBatchMixin, CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta
+):
     """EM for a mixture of experts; see the subclasses for the parameters."""
 
     _parameter_constraints = {
@@ -106,7 +80,12 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         "expert_features": ["array-like", None],
         "routing": [StrOptions(set(ROUTINGS))],
         "top_k": [Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"em"})],
+        "solver": [StrOptions({"em", "cem", "gradient"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "responsibility_threshold": [Interval(Real, 0, 1, closed="left")],
         "collapse": [StrOptions(set(COLLAPSE_ACTIONS))],
         "collapse_threshold": [Interval(Real, 0, 1, closed="left")],
@@ -131,6 +110,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         routing="soft",
         top_k=2,
         solver="em",
+        batch_size="auto",
+        learning_rate=0.05,
         responsibility_threshold=0.0,
         collapse="drop",
         collapse_threshold=1e-3,
@@ -151,6 +132,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.routing = routing
         self.top_k = top_k
         self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.responsibility_threshold = responsibility_threshold
         self.collapse = collapse
         self.collapse_threshold = collapse_threshold
@@ -170,13 +153,38 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """The expert used when ``expert=None``."""
 
     def _check_expert(self, expert):
-        """Raise if ``expert`` lacks what EM needs of it, naming the estimator."""
-        if not has_fit_parameter(expert, "sample_weight"):
+        """Raise if ``expert`` lacks what the solver needs of it, naming both."""
+        if self.solver == "em" and not has_fit_parameter(expert, "sample_weight"):
             raise ValueError(
-                f"{expert!r} cannot be an expert: its fit method takes no "
-                "sample_weight, which EM needs to weight each row by the expert's "
-                "responsibility. Choose an estimator whose fit accepts sample_weight."
+                f"{expert!r} cannot be an expert with solver='em': its fit method "
+                "takes no sample_weight, which EM needs to weight each row by the "
+                "expert's responsibility. Use solver='cem' (hard assignments: each "
+                "expert fits on its own rows, without weights), or an estimator "
+                "whose fit accepts sample_weight."
             )
+        if self.solver == "gradient" and not has_linear_fast_path([expert]):
+            partial_fit = getattr(expert, "partial_fit", None)
+            if partial_fit is None or not _takes(partial_fit, "sample_weight"):
+                raise ValueError(
+                    f"{expert!r} cannot be an expert with solver='gradient': it has "
+                    "no partial_fit taking sample_weight, through which mini-batch "
+                    "training hands it each batch weighted by its responsibilities "
+                    "(nor is it a plain LinearRegression or Ridge, which are updated "
+                    "from running statistics). Use an estimator with partial_fit "
+                    "(SGDRegressor, SGDClassifier, MLPRegressor, ...), or "
+                    "solver='em'."
+                )
+
+    def _partial_fit_expert(self, expert, X, y, sample_weight):
+        """One mini-batch update of ``expert``."""
+        expert.partial_fit(X, y, sample_weight=sample_weight)
+
+    def _declare_targets(self, y, classes, partial):
+        """Learn or check what the targets can be, for mini-batch training.
+
+        ``partial`` is True in ``partial_fit``, where a classifier's classes are
+        declared by ``classes`` on the first call.
+        """
 
     @abstractmethod
     def _prepare_targets(self, y, sample_weight):
@@ -250,7 +258,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit the mixture of experts by EM.
+        """Fit the mixture of experts by EM, CEM or mini-batches, as ``solver`` says.
 
         Parameters
         ----------
@@ -299,20 +307,29 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             dtype=[np.float64, np.float32],
             y_numeric=not is_classifier(self),
         )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+        gradient = self.solver == "gradient"
+        # Mini-batch training allocates nothing of size n_samples: no unit weights.
+        if sample_weight is not None or not gradient:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+            check_magnitude(sample_weight, "sample_weight", allow_tiny=True)
+        # One pass of max and min over X, without a copy (X may be a memmap).
         check_magnitude(X, "X")
-        check_magnitude(sample_weight, "sample_weight", allow_tiny=True)
         n_samples = X.shape[0]
         if n_samples < self.n_experts:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_experts={self.n_experts}: each "
                 "expert needs rows to fit."
             )
-        y_expert, target = self._prepare_targets(y, sample_weight)
+        if gradient:
+            batch_size = self._batch_size(n_samples, strict=True)
+            self._declare_targets(y, None, partial=False)
+        else:
+            batch_size = None
+            y_expert, target = self._prepare_targets(y, sample_weight)
         self.gate_features_ = self._resolve_features(
             self.gate_features, "gate_features"
         )
@@ -325,19 +342,31 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         check_routing(self.routing, self.top_k, self.n_experts)
         expert = self._expert_prototype()
         self._check_expert(expert)
+        if (
+            self.solver == "cem"
+            and not np.all(sample_weight == 1.0)
+            and not has_fit_parameter(expert, "sample_weight")
+        ):
+            raise ValueError(
+                f"sample_weight needs an expert whose fit takes sample_weight, even "
+                f"with solver='cem'; {expert!r} takes none."
+            )
         if warm and self._warm_start_signature(self.n_experts) != previous_signature:
             raise ValueError(
                 "warm_start=True continues the previous fit, which needs the same "
                 "n_experts, features and classes; refit with warm_start=False."
             )
 
-        data = _Data(
-            X_gate=self._gate_inputs(X),
-            X_expert=self._expert_inputs(X),
-            y=y_expert,
-            target=target,
-            sample_weight=sample_weight,
-        )
+        if gradient:
+            data = None
+        else:
+            data = _Data(
+                X_gate=self._gate_inputs(X),
+                X_expert=self._expert_inputs(X),
+                y=y_expert,
+                target=target,
+                sample_weight=sample_weight,
+            )
         n_restarts = 1 if warm else self.n_init
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=n_restarts
@@ -356,6 +385,9 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 delayed(self._fit_restart)(
                     data,
                     X,
+                    y,
+                    sample_weight,
+                    batch_size,
                     init,
                     seed,
                     restart,
@@ -382,6 +414,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         best = max(runs, key=lambda run: run.objective)
 
         self._set_fitted_parts(best.parts)
+        self._gradient_state = best.gradient_state
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.log_likelihood_ = best.log_likelihood
@@ -400,24 +433,47 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             )
         # A callback that stops the fit (early stopping, a time limit) asked for it.
         if not self.converged_ and not best.stopped:
+            solver, steps = _SOLVER_NAMES[self.solver]
             warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations (tol="
-                f"{self.tol}); raise max_iter or tol, or check the data's scaling.",
+                f"{solver} did not converge in max_iter={self.max_iter} {steps} "
+                f"(tol={self.tol}); raise max_iter or tol, or check the data's "
+                "scaling.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
         root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
         return self
 
-    def _fit_restart(self, data, X, init, seed, restart, ctx, expert_jobs):
-        """One EM run: from the fitted model (warm start) or from a fresh start."""
+    def _fit_restart(
+        self,
+        data,
+        X,
+        y,
+        sample_weight,
+        batch_size,
+        init,
+        seed,
+        restart,
+        ctx,
+        expert_jobs,
+    ):
+        """One run: from the fitted model (warm start) or from a fresh start.
+
+        EM and CEM read ``data``; mini-batch training reads ``X``, ``y`` and
+        ``sample_weight`` one batch at a time.
+        """
         start = time.perf_counter()
         ctx.call_on_fit_task_begin(estimator=self)
         # EM's BLAS calls are skinny (n x d by d x K) and lose more to thread start-up
         # and synchronisation than they gain: 5 iterations on 200k rows took 7.9 s
         # with one BLAS thread and 14.4 s with two, on 2 cores.
         with threadpool_limits(1, user_api="blas"):
-            if self.warm_start and hasattr(self, "experts_"):
+            warm = self.warm_start and hasattr(self, "experts_")
+            if self.solver == "gradient":
+                run = self._run_gradient(
+                    X, y, sample_weight, batch_size, warm, init, seed, restart, ctx
+                )
+            elif warm:
                 parts = _Parts(
                     copy.deepcopy(self.experts_),
                     copy.deepcopy(self.gate_),
@@ -447,6 +503,7 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if resp is None:
             log_prob, resp = self._e_step(parts, data)
             previous = w @ log_prob / total_weight - parts.gate.penalty_
+        hard = self.solver == "cem"
         curve = []
         collapses = []
         reseeded = set()
@@ -455,6 +512,8 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         for n_iter in range(1, self.max_iter + 1):
             iteration_ctx = ctx.subcontext(task_name="iteration")
             iteration_ctx.call_on_fit_task_begin(estimator=self)
+            if hard:
+                resp = _hard_assignments(resp)
             # The experts' outputs live only from the M-step to the E-step: kept,
             # they would add (n, K) floats to the next M-step's peak.
             outputs = self._m_step(parts, data, resp, n_iter, expert_jobs)
@@ -527,12 +586,14 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         parts.gate._fit(data.X_gate, resp, w, max_iter=1)
         weights = resp if data.unit_weight else resp * w[:, None]
         min_weight = _MIN_WEIGHT_SHARE * w.sum()
-        sparse = self.responsibility_threshold > 0
+        hard = self.solver == "cem"
+        sparse = hard or self.responsibility_threshold > 0
+        threshold = 0.5 if hard else self.responsibility_threshold
         fits = []
         for k, expert in enumerate(parts.experts):
             expert_weight = weights[:, k]
             if sparse:
-                keep = resp[:, k] >= self.responsibility_threshold
+                keep = resp[:, k] >= threshold
                 rows = np.flatnonzero(keep & (expert_weight > 0))
                 kept_weight = expert_weight[rows].sum()
             else:
@@ -547,6 +608,10 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             fits.append((expert, rows, expert_weight))
         if fits and has_linear_fast_path(parts.experts):
             fits = self._fit_linear_experts(fits, data)
+        if hard and data.unit_weight:
+            # CEM's weights are all one on an expert's rows: experts whose fit
+            # takes no sample_weight work.
+            fits = [(expert, rows, None) for expert, rows, _ in fits]
         fit = partial(
             _fit_expert, data=data, experts=parts.experts, iteration=iteration
         )
@@ -856,16 +921,32 @@ class BaseMixtureOfExperts(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
 
 def _fit_expert(expert, rows, sample_weight, *, data, experts, iteration):
-    """Fit ``expert`` on ``rows`` (all if None); its failure names it and the step."""
+    """Fit ``expert`` on ``rows`` (all if None); a failure names it and the step.
+
+    ``sample_weight=None`` fits without weights (CEM with unit weights).
+    """
     if rows is None:
         rows = slice(None)
+    weights = {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
     try:
-        expert.fit(data.X_expert[rows], data.y[rows], sample_weight=sample_weight[rows])
+        expert.fit(data.X_expert[rows], data.y[rows], **weights)
     except Exception as error:
         raise ExpertFitError(
-            f"expert {experts.index(expert)} ({expert!r}) failed to fit at EM "
+            f"expert {experts.index(expert)} ({expert!r}) failed to fit at "
             f"iteration {iteration}: {type(error).__name__}: {error}"
         ) from error
+
+
+def _hard_assignments(resp):
+    """One-hot rows at each row's most responsible expert (CEM's C-step)."""
+    hard = np.zeros_like(resp)
+    hard[np.arange(resp.shape[0]), np.argmax(resp, axis=1)] = 1.0
+    return hard
+
+
+def _takes(method, parameter):
+    """Whether ``method`` has a parameter named ``parameter``."""
+    return parameter in inspect.signature(method).parameters
 
 
 def _columns(X, columns):

@@ -1,9 +1,13 @@
 """Mixture of experts for classification: each expert's likelihood is its proba."""
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._available_if import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+)
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._likelihoods import CategoricalLikelihood
@@ -20,8 +24,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     Parameters
     ----------
     expert : classifier, default=None
-        The expert, cloned once per expert; its ``fit`` must take ``sample_weight``
-        and it must have ``predict_proba``. ``None`` means ``LogisticRegression()``.
+        The expert, cloned once per expert; it must have ``predict_proba``. With
+        ``solver="em"`` its ``fit`` must take ``sample_weight``; with
+        ``solver="gradient"`` it must have a ``partial_fit`` taking
+        ``sample_weight`` and ``classes`` (``SGDClassifier(loss="log_loss")``,
+        ``MLPClassifier``). ``None`` means ``LogisticRegression()``.
 
     n_experts : int, default=2
         Number of experts.
@@ -45,8 +52,28 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     top_k : int, default=2
         Experts per row with ``routing="top_k"``; at most ``n_experts``.
 
-    solver : {"em"}, default="em"
-        Training method.
+    solver : {"em", "cem", "gradient"}, default="em"
+        Training method. ``"em"``: expectation-maximisation on all rows, each
+        expert refitted with its responsibilities as sample weights. ``"cem"``:
+        classification EM, each row assigned to its most responsible expert before
+        every M-step, so that each expert fits on its own rows only and its
+        ``fit`` need not take ``sample_weight`` (biased towards separated
+        regions). ``"gradient"``: mini-batch training, with ``max_iter`` epochs of
+        one step per batch (an Adam step on the gate, ``partial_fit`` on each
+        expert or online EM for ``LinearRegression`` and ``Ridge`` experts); it
+        enables :meth:`partial_fit` and keeps memory bounded by the batch. See
+        the user guide's "Training" page.
+
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch with ``solver="gradient"``: ``"auto"`` is
+        ``min(256, n_samples)``. The rows are cut into consecutive batches of
+        ``batch_size`` (the last one takes the remainder), visited in a random
+        order each epoch. Ignored by the other solvers.
+
+    learning_rate : float, default=0.05
+        Initial step size of the gate's Adam steps with ``solver="gradient"``; at
+        step ``t`` it is ``learning_rate / sqrt(1 + (t - 1) / 10)``. Ignored by
+        the other solvers.
 
     responsibility_threshold : float in [0, 1), default=0.0
         Sparse training: rows whose responsibility for an expert is below this
@@ -82,14 +109,16 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         (penalised) log-likelihood is kept.
 
     max_iter : int, default=200
-        Maximum number of EM iterations per run.
+        Maximum number of EM iterations per run; epochs with
+        ``solver="gradient"``.
 
     tol : float, default=1e-5
         EM stops when the mean log-likelihood per unit of sample weight changes by
         less than ``tol`` between iterations.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the initialisations.
+        Seeds the initialisations and, with ``solver="gradient"``, the order of
+        the batches.
 
     warm_start : bool, default=False
         If True and the estimator is fitted, ``fit`` continues EM from the fitted
@@ -120,7 +149,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         Column indices the gate and the experts see.
 
     log_likelihood_ : float
-        Mean log-likelihood per unit of sample weight of the kept run.
+        Mean log-likelihood per unit of sample weight of the kept run. After
+        :meth:`partial_fit`, that of the rows of its last call, each batch
+        measured before its own step.
 
     log_likelihood_curve_ : ndarray of shape (n_iter_,)
         Mean log-likelihood after each EM iteration of the kept run.
@@ -134,7 +165,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         (``"dropped"``, ``"reseeded"`` or ``"kept: the last expert"``).
 
     n_iter_ : int
-        EM iterations of the kept run.
+        EM iterations of the kept run; epochs with ``solver="gradient"``; calls
+        of :meth:`partial_fit` since the first.
 
     converged_ : bool
         Whether the kept run met ``tol``.
@@ -181,6 +213,35 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             )
         return y, target
 
+    def _declare_targets(self, y, classes, partial):
+        check_classification_targets(y)
+        if partial:
+            # Sets classes_ on the first call, refuses different classes later.
+            _check_partial_fit_first_call(self, classes)
+        else:
+            # Chunk by chunk, so that no copy of a long y is sorted.
+            chunk = 1 << 16
+            self.classes_ = np.unique(
+                np.concatenate(
+                    [np.unique(y[i : i + chunk]) for i in range(0, y.shape[0], chunk)]
+                )
+            )
+        if self.classes_.size < 2:
+            raise ValueError(
+                "MixtureOfExpertsClassifier needs at least 2 classes; got "
+                f"{self.classes_.tolist()}."
+            )
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"partial_fit got labels {unknown.tolist()} that are not among the "
+                f"classes {self.classes_.tolist()} declared on the first call; a "
+                "model cannot add classes while it is trained."
+            )
+
+    def _partial_fit_expert(self, expert, X, y, sample_weight):
+        expert.partial_fit(X, y, classes=self.classes_, sample_weight=sample_weight)
+
     def _encode_target(self, y):
         unseen = np.setdiff1d(y, self.classes_)
         if unseen.size:
@@ -219,6 +280,41 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                     f"expert {k} ({expert!r}) gave NaN or infinite probabilities."
                 )
         return outputs
+
+    @available_if(BaseMixtureOfExperts._gradient_solver)
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train on one chunk of a stream: one mini-batch step per batch.
+
+        Only with ``solver="gradient"``. The rows are cut into consecutive batches
+        of ``batch_size`` (a chunk smaller than ``batch_size`` is one batch) and
+        each takes the same step as in ``fit``, so calling ``partial_fit`` on the
+        batches of ``fit``, in its order, gives the same model. The first call
+        declares the classes and initialises the model from its first batch
+        (``init``, seeded by ``random_state``); later calls continue, also after
+        ``fit``. A call that fails leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data, with the features of the first call.
+
+        y : array-like of shape (n_samples,)
+            Class labels, all among ``classes``.
+
+        classes : array-like of shape (n_classes,), default=None
+            Every class the stream can hold. Required on the first call (a chunk
+            need not show them all); later calls may omit it, or must repeat it.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._partial_fit_keeping_state(X, y, sample_weight, classes)
 
     def predict_experts(self, X):
         """Each expert's own class probabilities.

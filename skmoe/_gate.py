@@ -201,6 +201,17 @@ class SoftmaxGate(BaseEstimator):
         """
         n_experts = targets.shape[1]
         n_features = X.shape[1]
+        X_std = self._standardize(X, sample_weight)
+        if n_experts == 1 or n_features == 0:
+            self._fit_intercepts_only(targets, sample_weight, n_features)
+        else:
+            max_iter = self.max_iter if max_iter is None else max_iter
+            self._fit_newton(X_std, targets, sample_weight, max_iter)
+        self._set_public_coefficients()
+        return self
+
+    def _standardize(self, X, sample_weight):
+        """``X`` standardised by its weighted mean and scale, which are stored."""
         total_weight = sample_weight.sum()
         self.mean_ = sample_weight @ X / total_weight
         X_std = X - self.mean_
@@ -208,16 +219,41 @@ class SoftmaxGate(BaseEstimator):
         scale = np.sqrt(variance)
         # A constant column keeps scale 1 so that its (zero) coefficient stays finite.
         self.scale_ = np.where(scale > 1e-12 * (1.0 + np.abs(self.mean_)), scale, 1.0)
+        X_std /= self.scale_
+        return X_std
 
-        if n_experts == 1 or n_features == 0:
-            self._fit_intercepts_only(targets, sample_weight, n_features)
-        else:
-            X_std /= self.scale_
-            max_iter = self.max_iter if max_iter is None else max_iter
-            self._fit_newton(X_std, targets, sample_weight, max_iter)
+    def _set_public_coefficients(self):
         self.coef_ = self._coef_std / self.scale_
         self.intercept_ = self._intercept_std - self.coef_ @ self.mean_
         self.penalty_ = 0.5 * self.alpha * float(np.sum(self._coef_std**2))
+
+    def _partial_fit(self, X, targets, sample_weight, optimizer, learning_rate):
+        """One step of ``optimizer`` on this batch's objective (mini-batch training).
+
+        The first batch fixes the standardisation (its weighted mean and scale) and
+        starts the coefficients at zero; later batches reuse both, so that the
+        optimizer always moves the same parameters.
+        """
+        n_experts, n_features = targets.shape[1], X.shape[1]
+        started = getattr(self, "_coef_std", np.empty(0)).shape == (
+            n_experts,
+            n_features,
+        )
+        if started:
+            X_std = (X - self.mean_) / self.scale_
+            theta = np.column_stack([self._coef_std, self._intercept_std]).ravel()
+        else:
+            X_std = self._standardize(X, sample_weight)
+            theta = np.zeros(n_experts * (n_features + 1))
+        weights = sample_weight / sample_weight.sum()
+        _, grad, _ = _penalized_cross_entropy(
+            theta, X_std, targets, weights, self.alpha
+        )
+        params = optimizer.step(theta, grad, learning_rate).reshape(n_experts, -1)
+        self._coef_std = params[:, :-1].copy()
+        self._intercept_std = params[:, -1] - params[:, -1].mean()
+        self.n_iter_ = 1
+        self._set_public_coefficients()
         return self
 
     def _fit_intercepts_only(self, targets, sample_weight, n_features):
@@ -273,9 +309,7 @@ class SoftmaxGate(BaseEstimator):
         self._coef_std = np.delete(self._coef_std, k, axis=0)
         self._intercept_std = np.delete(self._intercept_std, k)
         self._intercept_std -= self._intercept_std.mean()
-        self.coef_ = self._coef_std / self.scale_
-        self.intercept_ = self._intercept_std - self.coef_ @ self.mean_
-        self.penalty_ = 0.5 * self.alpha * float(np.sum(self._coef_std**2))
+        self._set_public_coefficients()
 
     def decision_function(self, X):
         """Logits of the gate, ``X @ coef_.T + intercept_``.

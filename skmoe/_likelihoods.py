@@ -38,6 +38,38 @@ class GaussianLikelihood:
             self.variance_ = np.full(outputs.shape[1], self.variance_floor)
         self.variance_ = np.where(fitted, variances, self.variance_)
         self.variance_ = np.maximum(self.variance_, self.variance_floor)
+        self._running = None  # a later partial_fit starts from this fit
+        return self
+
+    def partial_fit(self, outputs, y, weights, rho):
+        """Blend one batch's weighted squared residuals into running means.
+
+        The mini-batch counterpart of :meth:`fit`: each expert's variance is the
+        ratio of the running means of ``sum_i w_ik (y_i - f_k(x_i))^2`` and of
+        ``sum_i w_ik`` per row, updated with step ``rho`` (1 forgets the past).
+        """
+        batch = (
+            np.stack(
+                [
+                    np.einsum("ik,ik->k", weights, (y[:, None] - outputs) ** 2),
+                    weights.sum(axis=0),
+                ]
+            )
+            / outputs.shape[0]
+        )
+        running = getattr(self, "_running", None)
+        if running is None or running.shape != batch.shape or rho >= 1.0:
+            self._running = batch
+        else:
+            running += rho * (batch - running)
+        squared, totals = self._running
+        if not hasattr(self, "variance_"):
+            self.variance_ = np.full(outputs.shape[1], self.variance_floor)
+        fitted = totals > 0
+        variances = squared / np.where(fitted, totals, 1.0)
+        self.variance_ = np.maximum(
+            np.where(fitted, variances, self.variance_), self.variance_floor
+        )
         return self
 
     def drop_expert(self, k):
@@ -68,6 +100,10 @@ class CategoricalLikelihood:
 
     def fit(self, outputs, y, weights):
         """Nothing to fit: the experts' probabilities are the whole model."""
+        return self
+
+    def partial_fit(self, outputs, y, weights, rho):
+        """Nothing to fit, batch by batch either."""
         return self
 
     def drop_expert(self, k):

@@ -47,18 +47,28 @@ def fit_linear_experts(experts, X, y, weights):
     Returns the positions of the experts left unfitted, whose weighted system is
     too ill-conditioned for the normal equations; the caller fits them itself.
     """
-    n_samples, n_features = X.shape
     fit_intercept = experts[0].fit_intercept
-    width = n_features + fit_intercept
     # Centring only improves the conditioning: the intercept absorbs it. Without an
     # intercept the model is not shift-invariant, so X is used as it is.
-    center = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
+    center = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
+    grams, moments = _normal_equations(X, y, weights, center, fit_intercept)
+    left = []
+    for j, expert in enumerate(experts):
+        if not _solve_into(expert, grams[j], moments[j], center, _ridge_alpha(expert)):
+            left.append(j)
+    return left
+
+
+def _normal_equations(X, y, weights, center, fit_intercept):
+    """``A^T W_j A`` and ``A^T W_j y`` for every weight vector ``weights[j]``."""
+    n_samples, n_features = X.shape
+    width = n_features + fit_intercept
     y = np.asarray(y, dtype=np.float64)
     # Each gram matrix is symmetric: its upper triangle, for all experts at once, is
     # one product of the rows' pairwise column products with the weights.
     upper = np.triu_indices(width)
-    triangles = np.zeros((upper[0].size, len(experts)))
-    moments = np.zeros((len(experts), width))
+    triangles = np.zeros((upper[0].size, len(weights)))
+    moments = np.zeros((len(weights), width))
     # Chunks of rows bound the temporaries, whatever the number of samples.
     for start in range(0, n_samples, _CHUNK):
         rows = slice(start, start + _CHUNK)
@@ -70,23 +80,82 @@ def fit_linear_experts(experts, X, y, weights):
         chunk_weights = np.column_stack([weight[rows] for weight in weights])
         triangles += (design[:, upper[0]] * design[:, upper[1]]).T @ chunk_weights
         moments += (chunk_weights * y[rows, None]).T @ design
+    grams = np.zeros((len(weights), width, width))
+    for j in range(len(weights)):
+        grams[j][upper] = triangles[:, j]
+        grams[j].T[upper] = triangles[:, j]
+    return grams, moments
 
-    left = []
-    for j, expert in enumerate(experts):
-        gram = np.zeros((width, width))
-        gram[upper] = triangles[:, j]
-        gram.T[upper] = triangles[:, j]
-        gram[np.diag_indices(n_features)] += _ridge_alpha(expert)
-        eigenvalues = np.linalg.eigvalsh(gram)
-        if not eigenvalues[0] > _MIN_RCOND * eigenvalues[-1]:
-            left.append(j)
-            continue
-        solution = solve(gram, moments[j], assume_a="pos")
-        coef = solution[:n_features]
-        expert.coef_ = coef
-        expert.intercept_ = solution[-1] - coef @ center if fit_intercept else 0.0
-        expert.n_features_in_ = n_features
-        if type(expert) is Ridge:
-            expert.solver_ = "cholesky"
-            expert.n_iter_ = None
-    return left
+
+def _solve_into(expert, gram, moment, center, alpha):
+    """Solve ``(gram + alpha I) beta = moment`` into ``expert``; False if too
+    ill-conditioned for the normal equations."""
+    n_features = center.size
+    gram = gram.copy()
+    gram[np.diag_indices(n_features)] += alpha
+    eigenvalues = np.linalg.eigvalsh(gram)
+    if not eigenvalues[0] > _MIN_RCOND * eigenvalues[-1]:
+        return False
+    solution = solve(gram, moment, assume_a="pos")
+    _write_solution(expert, solution, center)
+    return True
+
+
+def _write_solution(expert, solution, center):
+    n_features = center.size
+    coef = solution[:n_features]
+    expert.coef_ = coef
+    expert.intercept_ = solution[-1] - coef @ center if expert.fit_intercept else 0.0
+    expert.n_features_in_ = n_features
+    if type(expert) is Ridge:
+        expert.solver_ = "cholesky"
+        expert.n_iter_ = None
+
+
+class RunningNormalEquations:
+    """Online EM for linear experts: running means of their normal equations.
+
+    After each mini-batch the experts' statistics ``A^T W_k A / n_b`` and
+    ``A^T W_k y / n_b`` (batch means per row) are blended into running means with
+    step ``rho``, ``S <- (1 - rho) S + rho S_batch``, and each expert is set to the
+    solution of its running system: the stochastic-approximation EM of Cappé and
+    Moulines (2009). ``rho = 1`` forgets the past, as the first batch does.
+
+    A ``Ridge`` expert's ``alpha`` is divided by the total sample weight seen so
+    far, the row count its penalty would be weighed against in a full fit. A
+    running system too ill-conditioned for a Cholesky solve gets the least-squares
+    solution of minimum norm.
+    """
+
+    def __init__(self, experts, X_first):
+        self.fit_intercept = experts[0].fit_intercept
+        n_features = X_first.shape[1]
+        self.center = (
+            X_first.mean(axis=0) if self.fit_intercept else np.zeros(n_features)
+        )
+        self.grams = None
+        self.moments = None
+        self.weight_seen = 0.0
+
+    def update(self, experts, X, y, weights, rho):
+        """Blend in one batch with step ``rho`` and refit ``experts``."""
+        grams, moments = _normal_equations(
+            X, y, list(weights.T), self.center, self.fit_intercept
+        )
+        grams /= X.shape[0]
+        moments /= X.shape[0]
+        if self.grams is None or rho >= 1.0:
+            self.grams, self.moments = grams, moments
+        else:
+            self.grams += rho * (grams - self.grams)
+            self.moments += rho * (moments - self.moments)
+        self.weight_seen += float(weights.sum(axis=1).sum())
+        for j, expert in enumerate(experts):
+            alpha = _ridge_alpha(expert) / max(self.weight_seen, 1.0)
+            if not _solve_into(
+                expert, self.grams[j], self.moments[j], self.center, alpha
+            ):
+                gram = self.grams[j].copy()
+                gram[np.diag_indices(self.center.size)] += alpha
+                solution = np.linalg.lstsq(gram, self.moments[j], rcond=_MIN_RCOND)[0]
+                _write_solution(expert, solution, self.center)

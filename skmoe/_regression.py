@@ -1,8 +1,9 @@
 """Mixture of experts for regression: Gaussian noise around each expert's prediction."""
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.linear_model import LinearRegression
+from sklearn.utils._available_if import available_if
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._likelihoods import GaussianLikelihood
@@ -25,8 +26,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     Parameters
     ----------
     expert : regressor, default=None
-        The expert, cloned once per expert; its ``fit`` must take
-        ``sample_weight``. ``None`` means ``LinearRegression()``.
+        The expert, cloned once per expert. With ``solver="em"`` its ``fit``
+        must take ``sample_weight``; with ``solver="gradient"`` it must have a
+        ``partial_fit`` taking ``sample_weight``, or be a plain
+        ``LinearRegression`` or ``Ridge``. ``None`` means ``LinearRegression()``.
 
     n_experts : int, default=2
         Number of experts.
@@ -51,8 +54,28 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     top_k : int, default=2
         Experts per row with ``routing="top_k"``; at most ``n_experts``.
 
-    solver : {"em"}, default="em"
-        Training method.
+    solver : {"em", "cem", "gradient"}, default="em"
+        Training method. ``"em"``: expectation-maximisation on all rows, each
+        expert refitted with its responsibilities as sample weights. ``"cem"``:
+        classification EM, each row assigned to its most responsible expert before
+        every M-step, so that each expert fits on its own rows only and its
+        ``fit`` need not take ``sample_weight`` (biased towards separated
+        regions). ``"gradient"``: mini-batch training, with ``max_iter`` epochs of
+        one step per batch (an Adam step on the gate, ``partial_fit`` on each
+        expert or online EM for ``LinearRegression`` and ``Ridge`` experts); it
+        enables :meth:`partial_fit` and keeps memory bounded by the batch. See
+        the user guide's "Training" page.
+
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch with ``solver="gradient"``: ``"auto"`` is
+        ``min(256, n_samples)``. The rows are cut into consecutive batches of
+        ``batch_size`` (the last one takes the remainder), visited in a random
+        order each epoch. Ignored by the other solvers.
+
+    learning_rate : float, default=0.05
+        Initial step size of the gate's Adam steps with ``solver="gradient"``; at
+        step ``t`` it is ``learning_rate / sqrt(1 + (t - 1) / 10)``. Ignored by
+        the other solvers.
 
     responsibility_threshold : float in [0, 1), default=0.0
         Sparse training: rows whose responsibility for an expert is below this
@@ -88,14 +111,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         (penalised) log-likelihood is kept.
 
     max_iter : int, default=200
-        Maximum number of EM iterations per run.
+        Maximum number of EM iterations per run; epochs with
+        ``solver="gradient"``.
 
     tol : float, default=1e-5
         EM stops when the mean log-likelihood per unit of sample weight changes by
         less than ``tol`` between iterations.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the initialisations.
+        Seeds the initialisations and, with ``solver="gradient"``, the order of
+        the batches.
 
     warm_start : bool, default=False
         If True and the estimator is fitted, ``fit`` continues EM from the fitted
@@ -126,7 +151,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         Column indices the gate and the experts see.
 
     log_likelihood_ : float
-        Mean log-likelihood per unit of sample weight of the kept run.
+        Mean log-likelihood per unit of sample weight of the kept run. After
+        :meth:`partial_fit`, that of the rows of its last call, each batch
+        measured before its own step.
 
     log_likelihood_curve_ : ndarray of shape (n_iter_,)
         Mean log-likelihood after each EM iteration of the kept run.
@@ -140,7 +167,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         (``"dropped"``, ``"reseeded"`` or ``"kept: the last expert"``).
 
     n_iter_ : int
-        EM iterations of the kept run.
+        EM iterations of the kept run; epochs with ``solver="gradient"``; calls
+        of :meth:`partial_fit` since the first.
 
     converged_ : bool
         Whether the kept run met ``tol``.
@@ -206,6 +234,37 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _set_fitted_parts(self, parts):
         super()._set_fitted_parts(parts)
         self.noise_variance_ = parts.likelihood.variance_
+
+    @available_if(BaseMixtureOfExperts._gradient_solver)
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train on one chunk of a stream: one mini-batch step per batch.
+
+        Only with ``solver="gradient"``. The rows are cut into consecutive batches
+        of ``batch_size`` (a chunk smaller than ``batch_size`` is one batch) and
+        each takes the same step as in ``fit``, so calling ``partial_fit`` on the
+        batches of ``fit``, in its order, gives the same model. The first call
+        initialises the model from its first batch (``init``, seeded by
+        ``random_state``); later calls continue, also after ``fit``. A call that
+        fails leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data, with the features of the first call.
+
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._partial_fit_keeping_state(X, y, sample_weight)
 
     def predict_experts(self, X):
         """Each expert's own prediction.

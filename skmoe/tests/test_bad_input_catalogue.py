@@ -254,8 +254,8 @@ CATALOGUE = [
              "The 'expert' parameter .* implementing 'fit' and 'predict'",
              params={"expert": "linear"}),
     BadInput("expert_without_sample_weight", _fit(), ValueError,
-             r"KNeighborsRegressor\(\) cannot be an expert: its fit method takes no "
-             "sample_weight",
+             r"KNeighborsRegressor\(\) cannot be an expert with solver='em': its fit "
+             r"method takes no sample_weight.*Use solver='cem'",
              params={"expert": KNeighborsRegressor()}),
     # ---- the classifier at fit
     BadInput("classifier_nan_in_y", _fit(y=lambda y: _set(y, np.nan, 4)),

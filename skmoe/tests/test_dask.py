@@ -1,4 +1,4 @@
-"""The same code on a Dask cluster, through joblib's Dask backend.
+"""The same code on a Dask cluster: joblib's Dask backend, and dask-ml's Incremental.
 
 A ``LocalCluster`` of two worker processes on loopback stands in for a real cluster:
 tasks are pickled, sent to other processes and their results sent back, as they
@@ -12,10 +12,12 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GridSearchCV
 
-from skmoe import MixtureOfExpertsRegressor
-from skmoe.datasets import make_moe_regression
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.datasets import make_moe_classification, make_moe_regression
 from skmoe.model_selection import select_n_experts
 
 pytestmark = pytest.mark.filterwarnings(
@@ -91,3 +93,34 @@ def test_dask_backend_without_dask_names_what_is_missing(regression):
     assert result.returncode != 0
     assert "ValueError" in result.stderr
     assert "dask is not installed" in result.stderr
+
+
+@pytest.mark.parametrize("estimator", ["regressor", "classifier"])
+def test_incremental_drives_partial_fit_over_a_dask_array(dask_client, estimator):
+    """dask-ml's Incremental feeds the blocks, in order, to partial_fit."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    dask_array = pytest.importorskip("dask.array")
+    params = {"n_experts": 2, "solver": "gradient", "batch_size": 250}
+    if estimator == "regressor":
+        X, y = make_moe_regression(n_samples=1000, n_experts=2, random_state=0)
+        moe, fit_params = MixtureOfExpertsRegressor(**params, random_state=0), {}
+    else:
+        X, y = make_moe_classification(n_samples=1000, n_classes=3, random_state=0)
+        expert = SGDClassifier(loss="log_loss", random_state=0)
+        moe = MixtureOfExpertsClassifier(expert, **params, random_state=0)
+        fit_params = {"classes": np.unique(y)}
+    blocks = {"chunks": (250, X.shape[1])}
+    incremental = wrappers.Incremental(clone(moe), shuffle_blocks=False).fit(
+        dask_array.from_array(X, **blocks),
+        dask_array.from_array(y, chunks=250),
+        **fit_params,
+    )
+    by_hand = clone(moe)
+    for start in range(0, 1000, 250):
+        by_hand.partial_fit(
+            X[start : start + 250], y[start : start + 250], **fit_params
+        )
+    np.testing.assert_array_equal(incremental.estimator_.predict(X), by_hand.predict(X))
+    np.testing.assert_array_equal(
+        incremental.estimator_.predict_gate_proba(X), by_hand.predict_gate_proba(X)
+    )

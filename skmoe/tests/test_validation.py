@@ -501,7 +501,7 @@ def test_expert_raising_inside_fit_leaves_a_fitted_model_unchanged(regression, n
     CountingRegressor.n_fits = 0
     # Three fits per EM iteration: the eighth is expert 1's at iteration 3.
     CountingRegressor.fail_after = 7
-    with pytest.raises(ExpertFitError, match=r"expert 1 .* EM iteration 3") as raised:
+    with pytest.raises(ExpertFitError, match=r"expert 1 .* iteration 3") as raised:
         moe.fit(X, y)
     assert CountingRegressor.n_fits == 8
     assert isinstance(raised.value.__cause__, RuntimeError)
@@ -516,7 +516,7 @@ def test_expert_raising_in_a_thread_leaves_a_fitted_model_unchanged(regression):
     state = _State(moe, X)
     CountingRegressor.n_fits = 0
     CountingRegressor.fail_after = 7
-    with pytest.raises(ExpertFitError, match="EM iteration 3") as raised:
+    with pytest.raises(ExpertFitError, match="iteration 3") as raised:
         moe.fit(X, y)
     assert "failed" in str(raised.value.__cause__)
     state.assert_unchanged(moe, X)

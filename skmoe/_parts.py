@@ -1,0 +1,47 @@
+"""What a fit works on and what one run of it returns."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from skmoe._gate import SoftmaxGate
+
+
+@dataclass
+class _Data:
+    """The training data as the EM loop reads it."""
+
+    X_gate: np.ndarray
+    X_expert: np.ndarray
+    y: np.ndarray
+    target: np.ndarray
+    sample_weight: np.ndarray
+    unit_weight: bool = field(init=False)
+
+    def __post_init__(self):
+        self.unit_weight = bool(np.all(self.sample_weight == 1.0))
+
+
+@dataclass
+class _Parts:
+    """The parameters EM updates: experts, gate and the likelihood's noise."""
+
+    experts: list
+    gate: SoftmaxGate
+    likelihood: object
+
+
+@dataclass
+class _Run:
+    """The outcome of one EM run (one restart)."""
+
+    parts: _Parts
+    log_likelihood: float
+    objective: float
+    curve: list
+    n_iter: int
+    converged: bool
+    stopped: bool = False
+    collapses: list = field(default_factory=list)
+    gradient_state: object = None
+    seconds: float = 0.0
