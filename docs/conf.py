@@ -12,11 +12,14 @@ import importlib
 import inspect
 import os
 import re
+import sys
 from pathlib import Path
 
 import skmoe
 
 DOCS = Path(__file__).resolve().parent
+# gallery_order.py, the examples' order.
+sys.path.insert(0, str(DOCS))
 
 # Plots are drawn off screen; set before anything imports pyplot.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -38,6 +41,8 @@ extensions = [
 exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
 root_doc = "index"
+# The page contents list methods as "fit", not "MixtureOfExpertsRegressor.fit".
+toc_object_entries_show_parents = "hide"
 default_role = "literal"
 
 # ---- API reference
@@ -74,7 +79,8 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/(plot_[^/]*|quickstart)\.py$",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    # A dotted name, not the function itself, so that Sphinx can pickle the config.
+    "within_subsection_order": "gallery_order.example_order",
     # Fail the build if an example raises.
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
@@ -96,13 +102,19 @@ html_title = f"skmoe {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": True,
-    "secondary_sidebar_items": ["page-toc"],
+    # The flexmix page is mostly wide tables and the examples are code of up to 88
+    # columns: give them the page's full width.
+    "secondary_sidebar_items": {
+        "user_guide/flexmix_comparison": [],
+        "auto_examples/*": [],
+    },
     "footer_start": ["copyright"],
     "footer_end": [],
 }
 html_sidebars = {"index": [], "api": [], "changelog": []}
 html_show_sourcelink = False
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 
 # ---- The user guide's table of contents
 #

@@ -128,9 +128,9 @@ for ax, data_name in zip(axes, datasets, strict=True):
     ax.bar_label(bars, labels=labels, padding=3)
     if "generating model" in rows:
         best = rows["generating model"][2]
-        ax.axvline(best, color="k", linestyle="--", linewidth=1)
-        ax.text(best, -0.6, "generating model ", ha="right", va="center")
-    ax.set_xlim(0, 1.45)
+        ax.axvline(best, color="k", linestyle="--", lw=1, label="generating model")
+        ax.legend(loc="upper right")
+    ax.set_xlim(0, 1.35)
     ax.set_xlabel("test R^2 (fit time)")
     ax.set_title(f"{data_name} data")
 axes[0].invert_yaxis()
