@@ -1,6 +1,6 @@
 """
 Training on a stream: ``partial_fit`` with ``SGDRegressor`` experts
-==================================================================
+===================================================================
 
 When the data arrives in chunks, or does not fit in memory, a mixture of experts
 can be trained one chunk at a time with ``solver="gradient"`` and
