@@ -8,7 +8,7 @@ three:
 - :class:`~sklearn.model_selection.GridSearchCV` over ``n_experts`` and the gate's
   penalty ``gate__alpha``, scored on held-out data;
 - the Bayesian information criterion of a model fitted on all the data,
-  ``moe.bic(X, y)``, over ``n_experts``.
+  ``select_n_experts``, over ``n_experts``.
 
 Both should find three experts.
 """
@@ -22,6 +22,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skmoe import MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_regression
+from skmoe.model_selection import select_n_experts
 
 X, y = make_moe_regression(n_samples=1000, n_features=2, n_experts=3, random_state=0)
 counts = [1, 2, 3, 4, 5]
@@ -60,11 +61,13 @@ for p, score in zip(
 # -------------------
 # ``bic(X, y) = -2 log L + p log n``, with ``p`` the free parameters of the gate,
 # the experts and their noise variances; lower is better.
-bic = [
-    MixtureOfExpertsRegressor(n_experts=k, random_state=0).fit(X, y).bic(X, y)
-    for k in counts
-]
-print("BIC best: n_experts =", counts[int(np.argmin(bic))])
+# :func:`~skmoe.model_selection.select_n_experts` fits every count and returns the
+# best model with a table of the criterion, like flexmix's ``stepFlexmix``.
+best, results = select_n_experts(
+    MixtureOfExpertsRegressor(random_state=0), X, y, n_experts=counts
+)
+bic = results["bic"]
+print("BIC best: n_experts =", best.n_experts)
 for k, value in zip(counts, bic, strict=True):
     print(f"  n_experts={k}  BIC {value:8.1f}")
 
