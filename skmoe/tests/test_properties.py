@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
@@ -254,3 +255,32 @@ def test_regressor_on_random_data(case):
 @given(cases(classifier=True))
 def test_classifier_on_random_data(case):
     _check_case(MixtureOfExpertsClassifier, case)
+
+
+# ---- huge n: too slow to generate many, so a few fixed cases
+
+
+@pytest.mark.parametrize(
+    "estimator, n_experts, log_scale",
+    [
+        (MixtureOfExpertsRegressor, 20, 0),
+        (MixtureOfExpertsRegressor, 3, 8),
+        (MixtureOfExpertsRegressor, 3, -8),
+        (MixtureOfExpertsClassifier, 4, 0),
+    ],
+)
+def test_huge_n(estimator, n_experts, log_scale):
+    """200,000 rows with duplicated rows and a constant column: finite outputs."""
+    rng = np.random.RandomState(0)
+    n_samples = 200_000
+    X = rng.normal(size=(n_samples, 3)) * 10.0**log_scale
+    X[:, 2] = 10.0**log_scale  # constant column
+    X[n_samples // 2 :] = X[: n_samples // 2]  # every row twice
+    if estimator is MixtureOfExpertsClassifier:
+        y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    else:
+        noise = rng.normal(size=n_samples) * 0.1 * 10.0**log_scale
+        y = np.where(X[:, 0] > 0, X[:, 1], -X[:, 1]) + noise
+    moe = estimator(n_experts=n_experts, n_init=1, max_iter=3, random_state=0)
+    _fit(moe, X, y, None)
+    _check_outputs(moe, X[:5000], y[:5000])
