@@ -240,6 +240,17 @@ class BaseMixtureOfExperts(
         -------
         self : estimator instance
             The estimator.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> moe.set_params(routing="hard").predict(X[:4]).shape
+        (4,)
+        >>> MixtureOfExpertsRegressor().set_params(gate__alpha=1e-3).gate
+        SoftmaxGate(alpha=0.001)
         """
         defaults = {"gate": SoftmaxGate, "expert": self._default_expert}
         for name, make_default in defaults.items():
@@ -277,6 +288,16 @@ class BaseMixtureOfExperts(
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+        >>> moe = moe.fit(X, y)
+        >>> moe.n_experts_, bool(moe.converged_)
+        (2, True)
         """
         # A failed fit must leave a fitted model as it was: validation itself sets
         # attributes, so the whole state is restored on any error.
@@ -803,6 +824,16 @@ class BaseMixtureOfExperts(
         -------
         proba : ndarray of shape (n_samples, n_experts)
             ``g_k(x)``; rows sum to one.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> proba = moe.predict_gate_proba(X[:3])
+        >>> proba.shape, proba.sum(axis=1).round(12).tolist()
+        ((3, 2), [1.0, 1.0, 1.0])
         """
         X = self._validate_X(X)
         return self.gate_.predict_proba(self._gate_inputs(X))
@@ -819,6 +850,16 @@ class BaseMixtureOfExperts(
         -------
         experts : ndarray of shape (n_samples,)
             Index of ``argmax_k g_k(x)``.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> experts = moe.predict_gate(X)
+        >>> experts.shape, sorted(set(experts.tolist()))
+        ((300,), [0, 1])
         """
         return np.argmax(self.predict_gate_proba(X), axis=1)
 
@@ -837,6 +878,16 @@ class BaseMixtureOfExperts(
         -------
         log_prob : ndarray of shape (n_samples,)
             ``log sum_k g_k(x_i) p_k(y_i | x_i)``.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> log_prob = moe.score_samples(X, y)
+        >>> log_prob.shape, bool(abs(log_prob.mean() - moe.log_likelihood_) < 1e-9)
+        ((300,), True)
         """
         data = self._data_for(X, y)
         log_prob, _ = self._e_step(self._parts(), data)
@@ -857,6 +908,17 @@ class BaseMixtureOfExperts(
         -------
         responsibilities : ndarray of shape (n_samples, n_experts)
             ``r_ik ∝ g_k(x_i) p_k(y_i | x_i)``; rows sum to one.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> responsibilities = moe.posterior_proba(X, y)
+        >>> rows = responsibilities.sum(axis=1).round(12)
+        >>> responsibilities.shape, float(rows.min()), float(rows.max())
+        ((300, 2), 1.0, 1.0)
         """
         data = self._data_for(X, y)
         _, responsibilities = self._e_step(self._parts(), data)
@@ -881,6 +943,16 @@ class BaseMixtureOfExperts(
         -------
         bic : float
             The criterion.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> one = MixtureOfExpertsRegressor(n_experts=1, random_state=0).fit(X, y)
+        >>> bool(moe.bic(X, y) < one.bic(X, y))  # two regimes beat one
+        True
         """
         log_likelihood = self.score_samples(X, y).sum()
         return -2 * log_likelihood + self._n_parameters() * np.log(len(y))
@@ -902,6 +974,15 @@ class BaseMixtureOfExperts(
         -------
         aic : float
             The criterion.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> bool(moe.aic(X, y) < moe.bic(X, y))  # log(300) > 2: BIC penalises more
+        True
         """
         return -2 * self.score_samples(X, y).sum() + 2 * self._n_parameters()
 

@@ -313,6 +313,22 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         self : object
             The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import SGDClassifier
+        >>> from skmoe import MixtureOfExpertsClassifier
+        >>> from skmoe.datasets import make_moe_classification
+        >>> X, y = make_moe_classification(n_samples=300, n_classes=3, random_state=0)
+        >>> moe = MixtureOfExpertsClassifier(
+        ...     SGDClassifier(loss="log_loss", random_state=0), solver="gradient",
+        ...     random_state=0,
+        ... )
+        >>> moe = moe.partial_fit(X[:100], y[:100], classes=np.unique(y))  # all classes
+        >>> moe = moe.partial_fit(X[100:], y[100:])
+        >>> moe.classes_.tolist()
+        [0, 1, 2]
         """
         return self._partial_fit_keeping_state(X, y, sample_weight, classes)
 
@@ -328,6 +344,16 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         proba : ndarray of shape (n_samples, n_experts, n_classes)
             ``p_k(c | x)`` for every sample, expert and class of ``classes_``.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsClassifier
+        >>> from skmoe.datasets import make_moe_classification
+        >>> X, y = make_moe_classification(n_samples=300, n_classes=3, random_state=0)
+        >>> moe = MixtureOfExpertsClassifier(n_experts=2, n_init=1, random_state=0)
+        >>> moe = moe.fit(X, y)
+        >>> moe.predict_experts(X[:3]).shape  # rows, experts, classes
+        (3, 2, 3)
         """
         X = self._validate_X(X)
         X_expert = self._expert_inputs(X)
@@ -351,6 +377,17 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``; rows sum to one.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsClassifier
+        >>> from skmoe.datasets import make_moe_classification
+        >>> X, y = make_moe_classification(n_samples=300, n_classes=3, random_state=0)
+        >>> moe = MixtureOfExpertsClassifier(n_experts=2, n_init=1, random_state=0)
+        >>> moe = moe.fit(X, y)
+        >>> proba = moe.predict_proba(X[:3])
+        >>> proba.shape, proba.sum(axis=1).round(12).tolist()
+        ((3, 3), [1.0, 1.0, 1.0])
         """
         X = self._validate_X(X)
         return self._mix_experts(X, self._aligned_proba)
@@ -367,6 +404,16 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsClassifier
+        >>> from skmoe.datasets import make_moe_classification
+        >>> X, y = make_moe_classification(n_samples=300, n_classes=3, random_state=0)
+        >>> moe = MixtureOfExpertsClassifier(n_experts=2, n_init=1, random_state=0)
+        >>> moe = moe.fit(X, y)
+        >>> set(moe.predict(X).tolist()) <= set(moe.classes_.tolist())
+        True
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]

@@ -181,6 +181,16 @@ class SoftmaxGate(BaseEstimator):
         -------
         self : SoftmaxGate
             The fitted gate.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmoe import SoftmaxGate
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+        >>> targets = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+        >>> gate = SoftmaxGate().fit(X, targets)
+        >>> gate.coef_.shape, gate.intercept_.shape
+        ((2, 1), (2,))
         """
         self._validate_params()
         X = check_array(X, dtype=np.float64, ensure_min_features=0)
@@ -323,6 +333,16 @@ class SoftmaxGate(BaseEstimator):
         -------
         logits : ndarray of shape (n_samples, n_experts)
             The gate's logits.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmoe import SoftmaxGate
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+        >>> targets = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+        >>> logits = SoftmaxGate().fit(X, targets).decision_function(X)
+        >>> logits.shape, bool(logits[0, 0] > logits[0, 1])
+        ((4, 2), True)
         """
         check_is_fitted(self, "coef_")
         X = np.asarray(X, dtype=np.float64)
@@ -342,6 +362,16 @@ class SoftmaxGate(BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_experts)
             ``log g_k(x)`` for every sample and expert.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmoe import SoftmaxGate
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+        >>> targets = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+        >>> gate = SoftmaxGate().fit(X, targets)
+        >>> bool(np.allclose(np.exp(gate.predict_log_proba(X)), gate.predict_proba(X)))
+        True
         """
         logits = self.decision_function(X)
         logits -= logits.max(axis=1, keepdims=True)
@@ -360,5 +390,15 @@ class SoftmaxGate(BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_experts)
             Rows sum to one.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmoe import SoftmaxGate
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+        >>> targets = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+        >>> proba = SoftmaxGate().fit(X, targets).predict_proba(X)
+        >>> proba.argmax(axis=1).tolist()
+        [0, 0, 1, 1]
         """
         return softmax(self.decision_function(X))

@@ -263,6 +263,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         self : object
             The updated estimator.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(solver="gradient", random_state=0)
+        >>> for start in range(0, 300, 100):  # the data arrives in three chunks
+        ...     moe = moe.partial_fit(X[start : start + 100], y[start : start + 100])
+        >>> moe.predict(X[:3]).shape
+        (3,)
         """
         return self._partial_fit_keeping_state(X, y, sample_weight)
 
@@ -278,6 +289,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         predictions : ndarray of shape (n_samples, n_experts)
             ``f_k(x)`` for every sample and expert.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> moe.predict_experts(X[:3]).shape  # one prediction per row and expert
+        (3, 2)
         """
         X = self._validate_X(X)
         return self._expert_outputs(self.experts_, self._expert_inputs(X), None)
@@ -299,6 +319,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted values.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> moe.predict(X[:3]).shape
+        (3,)
         """
         X = self._validate_X(X)
         return self._mix_experts(X, lambda expert, rows: np.ravel(expert.predict(rows)))

@@ -68,6 +68,19 @@ class LogLikelihoodDisplay:
         -------
         display : LogLikelihoodDisplay
             The display, with the plot drawn.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import LogLikelihoodDisplay
+        >>> display = LogLikelihoodDisplay.from_estimator(moe)
+        >>> type(display).__name__
+        'LogLikelihoodDisplay'
         """
         check_matplotlib_support("LogLikelihoodDisplay.from_estimator")
         check_fitted_mixture(estimator, "LogLikelihoodDisplay")
@@ -89,6 +102,19 @@ class LogLikelihoodDisplay:
         -------
         display : LogLikelihoodDisplay
             The display, with ``ax_``, ``figure_`` and ``line_`` set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import LogLikelihoodDisplay
+        >>> display = LogLikelihoodDisplay.from_estimator(moe)
+        >>> display.plot() is display  # draw it again, on new axes
+        True
         """
         check_matplotlib_support("LogLikelihoodDisplay.plot")
         from matplotlib.ticker import MaxNLocator

@@ -257,6 +257,19 @@ class GateDisplay:
         -------
         display : GateDisplay
             The display, with the plot drawn.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import GateDisplay
+        >>> display = GateDisplay.from_estimator(moe, X)
+        >>> type(display).__name__
+        'GateDisplay'
         """
         check_matplotlib_support("GateDisplay.from_estimator")
         check_fitted_mixture(estimator, "GateDisplay")
@@ -330,6 +343,19 @@ class GateDisplay:
         -------
         display : GateDisplay
             The display, with ``ax_``, ``figure_`` and the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import GateDisplay
+        >>> display = GateDisplay.from_estimator(moe, X)
+        >>> display.plot() is display  # draw it again, on new axes
+        True
         """
         check_matplotlib_support("GateDisplay.plot")
         n_experts = self.gate_proba.shape[-1]

@@ -139,6 +139,17 @@ class MixtureSummary:
         summary : dict
             The fields of the summary, ``experts`` as a list of dicts;
             ``MixtureSummary.from_dict`` inverts it.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import summary
+        >>> data = summary(moe, X, y).to_dict()
+        >>> data["n_samples"], len(data["experts"])
+        (300, 2)
         """
         return asdict(self)
 
@@ -155,6 +166,17 @@ class MixtureSummary:
         -------
         summary : MixtureSummary
             The summary.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import MixtureSummary, summary
+        >>> result = summary(moe, X, y)
+        >>> MixtureSummary.from_dict(result.to_dict()) == result
+        True
         """
         fields = dict(data)
         fields["experts"] = [ExpertSummary(**e) for e in fields["experts"]]
@@ -173,6 +195,17 @@ class MixtureSummary:
         -------
         frame : pandas.DataFrame
             Indexed by expert number.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import summary
+        >>> frame = summary(moe, X, y).to_frame()
+        >>> len(frame)  # one row per expert
+        2
         """
         try:
             import pandas as pd

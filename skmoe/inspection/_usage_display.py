@@ -81,6 +81,19 @@ class ExpertUsageDisplay:
         -------
         display : ExpertUsageDisplay
             The display, with the plot drawn.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import ExpertUsageDisplay
+        >>> display = ExpertUsageDisplay.from_estimator(moe, X)
+        >>> type(display).__name__
+        'ExpertUsageDisplay'
         """
         check_matplotlib_support("ExpertUsageDisplay.from_estimator")
         check_fitted_mixture(estimator, "ExpertUsageDisplay")
@@ -102,6 +115,19 @@ class ExpertUsageDisplay:
         -------
         display : ExpertUsageDisplay
             The display, with ``ax_``, ``figure_`` and the bars set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> from skmoe.inspection import ExpertUsageDisplay
+        >>> display = ExpertUsageDisplay.from_estimator(moe, X)
+        >>> display.plot() is display  # draw it again, on new axes
+        True
         """
         check_matplotlib_support("ExpertUsageDisplay.plot")
         from matplotlib.patches import Patch
