@@ -60,7 +60,8 @@ from skmoe.exceptions import ExpertCollapseWarning, ExpertFitError
 # An expert whose share of the total weight falls below this keeps its previous fit:
 # refitting on (numerically) all-zero weights is undefined for most estimators.
 _MIN_WEIGHT_SHARE = 1e-10
-_SOLVER_NAMES = {
+# How messages and plots name each solver and its steps.
+SOLVER_NAMES = {
     "em": ("EM", "iterations"),
     "cem": ("CEM", "iterations"),
     "gradient": ("Mini-batch training", "epochs"),
@@ -454,7 +455,7 @@ class BaseMixtureOfExperts(
             )
         # A callback that stops the fit (early stopping, a time limit) asked for it.
         if not self.converged_ and not best.stopped:
-            solver, steps = _SOLVER_NAMES[self.solver]
+            solver, steps = SOLVER_NAMES[self.solver]
             warnings.warn(
                 f"{solver} did not converge in max_iter={self.max_iter} {steps} "
                 f"(tol={self.tol}); raise max_iter or tol, or check the data's "

@@ -1,15 +1,16 @@
-"""LogLikelihoodDisplay: EM's log-likelihood by iteration."""
+"""LogLikelihoodDisplay: the fit's log-likelihood by iteration (or epoch)."""
 
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
+from skmoe._base import SOLVER_NAMES
 from skmoe.inspection._plotting import check_fitted_mixture, new_axes
 
 
 class LogLikelihoodDisplay:
-    """The mean log-likelihood after each EM iteration of the kept run.
+    """The mean log-likelihood after each iteration (or epoch) of the kept run.
 
-    The title says whether EM converged. The curve is that of the restart kept by
+    The title says whether the fit converged. The curve is that of the restart kept by
     ``fit`` (the best of ``n_init``); with exact weighted expert fits it never
     decreases.
 
@@ -22,6 +23,10 @@ class LogLikelihoodDisplay:
 
     converged : bool
         Whether the run met its tolerance.
+
+    solver : {"em", "cem", "gradient"}, default="em"
+        The estimator's solver, which names the steps: EM and CEM iterations, or
+        mini-batch training's epochs.
 
     Attributes
     ----------
@@ -48,9 +53,10 @@ class LogLikelihoodDisplay:
     >>> plt.close("all")
     """
 
-    def __init__(self, *, log_likelihood_curve, converged):
+    def __init__(self, *, log_likelihood_curve, converged, solver="em"):
         self.log_likelihood_curve = log_likelihood_curve
         self.converged = converged
+        self.solver = solver
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None):
@@ -87,6 +93,7 @@ class LogLikelihoodDisplay:
         display = cls(
             log_likelihood_curve=np.asarray(estimator.log_likelihood_curve_),
             converged=bool(estimator.converged_),
+            solver=estimator.solver,
         )
         return display.plot(ax=ax)
 
@@ -126,10 +133,11 @@ class LogLikelihoodDisplay:
             iterations, curve, marker="o" if curve.size <= 50 else None, ms=3, lw=1.5
         )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("EM iteration")
+        solver, steps = SOLVER_NAMES[self.solver]
+        ax.set_xlabel(f"{solver} {steps[:-1]}")
         ax.set_ylabel("mean log-likelihood per sample")
         status = "converged after" if self.converged else "did not converge in"
-        ax.set_title(f"EM {status} {curve.size} iterations")
+        ax.set_title(f"{solver} {status} {curve.size} {steps}")
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

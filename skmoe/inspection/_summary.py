@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from skmoe._base import BaseMixtureOfExperts
+from skmoe._base import SOLVER_NAMES, BaseMixtureOfExperts
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,13 @@ class MixtureSummary:
         Why ``aic`` and ``bic`` are ``None``; ``None`` when they are defined.
 
     converged : bool
-        Whether the kept EM run met ``tol``.
+        Whether the kept run met ``tol``.
 
     n_iter : int
-        EM iterations of the kept run.
+        Iterations (epochs, for mini-batch training) of the kept run.
+
+    solver : str, default="em"
+        The estimator's ``solver``.
 
     Examples
     --------
@@ -130,6 +133,7 @@ class MixtureSummary:
     criteria_reason: str | None
     converged: bool
     n_iter: int
+    solver: str = "em"
 
     def to_dict(self):
         """The summary as plain Python values (dicts, lists, floats, ints, str).
@@ -241,9 +245,10 @@ class MixtureSummary:
     def __str__(self):
         n_experts = len(self.experts)
         status = "converged after" if self.converged else "did not converge in"
+        solver, steps = SOLVER_NAMES[self.solver]
         lines = [
             f"{self.estimator}: {n_experts} experts, {self.n_samples} samples, "
-            f"EM {status} {self.n_iter} iterations",
+            f"{solver} {status} {self.n_iter} {steps}",
             "",
         ]
         header = ["", "prior", "size", "mean posterior"]
@@ -418,6 +423,7 @@ def summary(estimator, X, y):
         criteria_reason=reason,
         converged=bool(estimator.converged_),
         n_iter=int(estimator.n_iter_),
+        solver=estimator.solver,
     )
 
 

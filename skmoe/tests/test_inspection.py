@@ -439,3 +439,20 @@ def test_displays_without_matplotlib(npreg_data, monkeypatch, make_display):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match="requires matplotlib"):
         make_display(model, Z)
+
+
+def test_summary_and_curve_name_the_solver_and_its_steps():
+    X, y = make_moe_regression(n_samples=400, n_experts=2, random_state=0)
+    moe = MixtureOfExpertsRegressor(
+        n_experts=2, solver="gradient", max_iter=3, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        moe.fit(X, y)
+    text = str(summary(moe, X, y))
+    assert f"Mini-batch training did not converge in {moe.n_iter_} epochs" in text
+    display = LogLikelihoodDisplay.from_estimator(moe)
+    assert display.ax_.get_title() == (
+        f"Mini-batch training did not converge in {moe.n_iter_} epochs"
+    )
+    assert display.ax_.get_xlabel() == "Mini-batch training epoch"
