@@ -19,78 +19,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
-from skmoe._kernels import softmax_cross_entropy
-
-_TINY = np.finfo(np.float64).tiny
-# Rows per block of the Hessian's products: bounds the temporary at
-# 16384 * K * (d + 1) floats whatever the number of samples.
-_HESSIAN_CHUNK = 16384
-
-
-def _penalized_cross_entropy(theta, X, targets, weights, alpha):
-    """The gate's objective, its gradient in ``theta`` and the gate's probabilities.
-
-    ``theta`` holds, row by row for each expert, its coefficients and then its
-    intercept; ``weights`` sum to one. Returns
-    ``sum_i w_i CE(targets_i, softmax(X_i V^T + c)) + alpha / 2 ||V||^2``, its
-    gradient flattened like ``theta``, and ``softmax(X V^T + c)``.
-    """
-    n_experts = targets.shape[1]
-    params = theta.reshape(n_experts, X.shape[1] + 1)
-    coef, intercept = params[:, :-1], params[:, -1]
-    logits = X @ coef.T
-    logits += intercept
-    grad_logits = np.empty_like(logits)
-    loss = np.empty(X.shape[0])
-    softmax_cross_entropy(logits, targets, weights, grad_logits, loss)
-    grad = np.empty_like(params)
-    grad[:, :-1] = grad_logits.T @ X + alpha * coef
-    grad[:, -1] = grad_logits.sum(axis=0)
-    value = loss.sum() + 0.5 * alpha * np.sum(coef * coef)
-    return value, grad.ravel(), logits
-
-
-def _cross_entropy_hessian(X, proba, row_weight, alpha):
-    """Hessian of the gate's objective in ``theta``, ``K (d + 1)`` square.
-
-    Row ``i`` contributes ``kron(c_i (diag(p_i) - p_i p_i^T), a_i a_i^T)`` with
-    ``a_i = [x_i, 1]`` and ``c_i`` its weight times its target sum. With ``B_i`` the
-    concatenation of ``p_ik a_i`` over ``k``, that is ``-c_i B_i B_i^T`` plus, in
-    diagonal block ``k``, ``c_i p_ik a_i a_i^T``: two products per chunk of rows, so
-    the ``(rows, K (d + 1))`` temporary stays small.
-    """
-    n_samples, n_features = X.shape
-    n_experts = proba.shape[1]
-    width = n_features + 1
-    hessian = np.zeros((n_experts * width, n_experts * width))
-    diagonal = np.zeros((n_experts * width, width))
-    for start in range(0, n_samples, _HESSIAN_CHUNK):
-        rows = slice(start, start + _HESSIAN_CHUNK)
-        design = np.empty((X[rows].shape[0], width))
-        design[:, :-1] = X[rows]
-        design[:, -1] = 1.0
-        spread = (proba[rows, :, None] * design[:, None, :]).reshape(len(design), -1)
-        weighted = spread * row_weight[rows, None]
-        hessian -= weighted.T @ spread
-        diagonal += weighted.T @ design
-    for k in range(n_experts):
-        block = slice(k * width, (k + 1) * width)
-        hessian[block, block] += diagonal[block]
-        hessian[block, block][np.diag_indices(n_features)] += alpha
-    return hessian
-
-
-def _newton_direction(hessian, grad):
-    """``-pinv(hessian) @ grad``.
-
-    The Hessian is singular along the shift of all logits by one constant (and, with
-    ``alpha=0``, of all coefficients): directions in which the objective, hence the
-    gradient, does not change, so the Newton step ignores them.
-    """
-    eigenvalues, vectors = np.linalg.eigh(hessian)
-    keep = eigenvalues > 1e-12 * max(eigenvalues[-1], _TINY)
-    vectors = vectors[:, keep]
-    return -(vectors @ ((vectors.T @ grad) / eigenvalues[keep]))
+from skmoe._newton import (
+    _TINY,
+    _penalized_cross_entropy,
+    minimize_cross_entropy,
+)
 
 
 def softmax(logits):
@@ -278,37 +211,13 @@ class SoftmaxGate(BaseEstimator):
         """Damped Newton from the previous fit: a few iterations once EM settles."""
         n_experts, n_features = targets.shape[1], X_std.shape[1]
         weights = sample_weight / sample_weight.sum()
-        row_weight = weights * targets.sum(axis=1)
         if getattr(self, "_coef_std", np.empty(0)).shape == (n_experts, n_features):
             theta = np.column_stack([self._coef_std, self._intercept_std]).ravel()
         else:
             theta = np.zeros(n_experts * (n_features + 1))
-
-        def objective(theta):
-            return _penalized_cross_entropy(theta, X_std, targets, weights, self.alpha)
-
-        value, grad, proba = objective(theta)
-        n_iter = 0
-        while n_iter < max_iter and np.max(np.abs(grad)) > self.tol:
-            n_iter += 1
-            hessian = _cross_entropy_hessian(X_std, proba, row_weight, self.alpha)
-            proba = None  # an (n, K) array the line search need not keep alive
-            step = _newton_direction(hessian, grad)
-            decrease = -grad @ step
-            if decrease <= 1e-3 * self.tol * max(1.0, abs(value)):
-                break
-            # Backtracking (Armijo): full steps near the optimum, shorter ones when
-            # a separable region sends the coefficients far.
-            length = 1.0
-            while True:
-                new_value, new_grad, new_proba = objective(theta + length * step)
-                if new_value <= value - 1e-4 * length * decrease or length < 1e-10:
-                    break
-                length *= 0.5
-            if not new_value < value:  # no descent along the Newton step: rounding
-                break
-            theta = theta + length * step
-            value, grad, proba = new_value, new_grad, new_proba
+        theta, n_iter, _, _ = minimize_cross_entropy(
+            theta, X_std, targets, weights, self.alpha, tol=self.tol, max_iter=max_iter
+        )
         params = theta.reshape(n_experts, n_features + 1)
         self._coef_std = params[:, :-1].copy()
         self._intercept_std = params[:, -1] - params[:, -1].mean()

@@ -6,7 +6,7 @@ from scipy.optimize import approx_fprime
 from scipy.special import softmax
 
 from skmoe import SoftmaxGate
-from skmoe._gate import _cross_entropy_hessian, _penalized_cross_entropy
+from skmoe._newton import _cross_entropy_hessian, _penalized_cross_entropy
 
 
 def _soft_targets(rng, n_samples, coef, intercept):
@@ -34,7 +34,7 @@ def test_gradient_matches_finite_differences(alpha):
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3])
 def test_hessian_matches_finite_differences_of_the_gradient(alpha, monkeypatch):
-    monkeypatch.setattr("skmoe._gate._HESSIAN_CHUNK", 7)  # several chunks of rows
+    monkeypatch.setattr("skmoe._newton._HESSIAN_CHUNK", 7)  # several chunks of rows
     rng = np.random.RandomState(0)
     X = rng.standard_normal((60, 3))
     targets = rng.dirichlet(np.ones(4), size=60)

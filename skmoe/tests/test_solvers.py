@@ -13,10 +13,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-from skmoe._gate import _penalized_cross_entropy
 from skmoe._gradient import epoch_order
 from skmoe._likelihoods import GaussianLikelihood
 from skmoe._linear import RunningNormalEquations, fit_linear_experts
+from skmoe._newton import _penalized_cross_entropy
 from skmoe.datasets import make_moe_classification, make_moe_regression
 from skmoe.tests.test_validation import _State
 

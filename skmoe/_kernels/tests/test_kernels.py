@@ -72,22 +72,27 @@ def test_gaussian_log_likelihood_matches_scipy():
 
 def test_softmax_cross_entropy_matches_numpy():
     rng = np.random.RandomState(0)
-    logits = 3.0 * rng.standard_normal((300, 4))
+    X = rng.standard_normal((300, 3))
+    params = 2.0 * rng.standard_normal((4, 4))
     targets = rng.dirichlet(np.ones(4), size=300)
     targets[:10] *= 0.5  # rows need not sum to one
     weights = rng.uniform(0, 2, size=300)
-    grad = np.empty_like(logits)
     loss = np.empty(300)
-    expected_proba = softmax(logits, axis=1)
-    expected_log_proba = log_softmax(logits, axis=1)
-    softmax_cross_entropy(logits, targets, weights, grad, loss)
+    grad = np.empty_like(params)
+    proba_out = np.empty((300, 4))
+    softmax_cross_entropy(X, params, targets, weights, loss, grad, proba_out)
 
+    logits = X @ params[:, :-1].T + params[:, -1]
     row_sums = targets.sum(axis=1)
-    expected_loss = -weights * np.sum(targets * expected_log_proba, axis=1)
-    expected_grad = weights[:, None] * (row_sums[:, None] * expected_proba - targets)
+    expected_loss = weights * (row_sums * logsumexp(logits, axis=1)) - weights * np.sum(
+        targets * logits, axis=1
+    )
+    proba = softmax(logits, axis=1)
+    grad_logits = weights[:, None] * (row_sums[:, None] * proba - targets)
+    expected_grad = np.column_stack([grad_logits.T @ X, grad_logits.sum(axis=0)])
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(logits, expected_proba, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(proba_out, proba, rtol=1e-12, atol=1e-15)
 
 
 def test_kernels_accept_read_only_inputs():
