@@ -45,7 +45,7 @@ from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
 from skmoe._gate import SoftmaxGate
 from skmoe._gradient import MiniBatchMixin
 from skmoe._kernels import e_step
-from skmoe._linear import fit_linear_experts, has_linear_fast_path
+from skmoe._linear import has_linear_fast_path
 from skmoe._parts import _Data, _Parts, _Run
 from skmoe._progress import (
     CallbackSupportMixin,
@@ -628,8 +628,8 @@ class BaseMixtureOfExperts(
                 expert_weight = w
                 rows = np.flatnonzero(w > 0) if sparse else None
             fits.append((expert, rows, expert_weight))
-        if fits and has_linear_fast_path(parts.experts):
-            fits = self._fit_linear_experts(fits, data)
+        if fits:
+            fits = self._fit_by_fast_path(fits, data, parts)
         if hard and data.unit_weight:
             # CEM's weights are all one on an expert's rows: experts whose fit
             # takes no sample_weight work.
@@ -652,19 +652,13 @@ class BaseMixtureOfExperts(
         parts.likelihood.fit(outputs, data.target, weights)
         return outputs
 
-    @staticmethod
-    def _fit_linear_experts(fits, data):
-        """Fit linear experts by their normal equations; return the fits left."""
-        weights = []
-        for _, rows, expert_weight in fits:
-            if rows is not None:  # sparse training: zero weight off the kept rows
-                kept_weight = np.zeros_like(expert_weight)
-                kept_weight[rows] = expert_weight[rows]
-                expert_weight = kept_weight
-            weights.append(expert_weight)
-        experts = [expert for expert, _, _ in fits]
-        left = fit_linear_experts(experts, data.X_expert, data.y, weights)
-        return [fits[j] for j in left]
+    def _fit_by_fast_path(self, fits, data, parts):
+        """Fit the experts of ``fits`` that a fast path can; return the others.
+
+        ``fits`` holds ``(expert, rows, sample_weight)``. Subclasses fit linear and
+        logistic experts without calling their ``fit`` (``_linear``, ``_logistic``).
+        """
+        return fits
 
     def _e_step(self, parts, data, outputs=None):
         """Per-sample log-likelihood and responsibilities."""

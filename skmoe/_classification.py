@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import (
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._likelihoods import CategoricalLikelihood
+from skmoe._logistic import fit_logistic_experts, has_logistic_fast_path
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
@@ -260,6 +261,28 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _warm_start_signature(self, n_experts):
         classes = tuple(self.classes_.tolist())
         return (*super()._warm_start_signature(n_experts), classes)
+
+    def _fit_by_fast_path(self, fits, data, parts):
+        """Fit ``LogisticRegression`` experts by Newton's method on all rows.
+
+        Experts trained on a subset of the rows (``solver="cem"``,
+        ``responsibility_threshold``) keep their own ``fit``: it sees only the
+        classes of those rows.
+        """
+        dense = [fit for fit in fits if fit[1] is None]
+        experts = [expert for expert, _, _ in dense]
+        if not dense or not has_logistic_fast_path(experts):
+            return fits
+        left = fit_logistic_experts(
+            experts,
+            data.X_expert,
+            data.target,
+            self.classes_,
+            [weight for _, _, weight in dense],
+            parts.hessians,
+        )
+        fitted = {id(experts[j]) for j in range(len(experts)) if j not in left}
+        return [fit for fit in fits if id(fit[0]) not in fitted]
 
     def _aligned_proba(self, expert, X_expert):
         """The expert's ``predict_proba`` with one column per class of ``classes_``."""

@@ -24,11 +24,16 @@ class _Data:
 
 @dataclass
 class _Parts:
-    """The parameters EM updates: experts, gate and the likelihood's noise."""
+    """The parameters EM updates: experts, gate and the likelihood's noise.
+
+    ``hessians`` keeps, by ``id`` of a logistic expert, the Hessian its fast path
+    last used, which starts the next M-step's Newton iterations.
+    """
 
     experts: list
     gate: SoftmaxGate
     likelihood: object
+    hessians: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from sklearn.utils._available_if import available_if
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._likelihoods import GaussianLikelihood
+from skmoe._linear import fit_linear_experts, has_linear_fast_path
 from skmoe._validation import check_magnitude
 
 # The variance floor, relative to the target's variance: small enough never to bind
@@ -220,6 +221,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # A constant target has no scale of its own; 1.0 gives it one.
         floor = max(_VARIANCE_FLOOR_RATIO * (variance if variance > 0 else 1.0), _TINY)
         return GaussianLikelihood(variance_floor=floor)
+
+    def _fit_by_fast_path(self, fits, data, parts):
+        """Fit ``LinearRegression`` and ``Ridge`` experts by their normal equations."""
+        if not has_linear_fast_path([expert for expert, _, _ in fits]):
+            return fits
+        weights = []
+        for _, rows, expert_weight in fits:
+            if rows is not None:  # sparse training: zero weight off the kept rows
+                kept_weight = np.zeros_like(expert_weight)
+                kept_weight[rows] = expert_weight[rows]
+                expert_weight = kept_weight
+            weights.append(expert_weight)
+        experts = [expert for expert, _, _ in fits]
+        left = fit_linear_experts(experts, data.X_expert, data.y, weights)
+        return [fits[j] for j in left]
 
     def _expert_outputs(self, experts, X_expert, target):
         outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)

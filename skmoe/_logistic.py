@@ -1,0 +1,136 @@
+"""The M-step of logistic-regression experts, by the gate's Newton solver.
+
+A ``LogisticRegression`` expert with an L2 penalty fitted with sample weights ``s``
+minimises::
+
+    sum_i s_i * CE(y_i, p(x_i))  +  ||W||^2 / (2 C)        (intercepts not penalised)
+
+with ``p`` the softmax of one logit per class when there are three classes or more,
+and the sigmoid of the log-odds of ``classes_[1]`` (one row of ``W``) when there are
+two. Divided by ``sum_i s_i``, that is the gate's objective with one-hot targets and
+``alpha = 1 / (C sum_i s_i)``, the binary case being the two-class softmax with the
+first class's logit held at zero. The gate's damped Newton solver therefore fits it,
+warm-started from the expert's previous coefficients and Hessian: a few steps and
+rarely a new Hessian per EM iteration, where the expert's own ``fit`` runs L-BFGS
+from zero. Newton runs until the largest component of the gradient is below
+``_TOL``, 1e8 times tighter than ``fit``'s default ``tol`` on the same gradient, so
+the coefficients are the optimum that ``fit`` approaches (``newton-cholesky`` with
+``tol=1e-14`` agrees to about 1e-8). They are written into the experts, which stay
+real fitted scikit-learn estimators.
+"""
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from skmoe._newton import minimize_cross_entropy
+
+_TOL = 1e-12
+_MAX_ITER = 50
+# A class with (almost) no weight in an expert has no finite optimum: its intercept
+# would run to minus infinity, and an expert that gives a class a probability of
+# 1e-12 never gets responsibility for its rows again, which traps EM after a hard
+# k-means start. Such an expert is left to its own fit, whose solver stops at its
+# tolerance with a moderate intercept, as it always did.
+_MIN_CLASS_SHARE = 1e-10
+# The solvers whose objective is the one above; liblinear also penalises the
+# intercept.
+_SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky", "sag", "saga")
+
+
+def _l2_penalty(expert):
+    """``1 / C`` for an expert with the fast path, else None."""
+    if type(expert) is not LogisticRegression:
+        return None
+    penalty = getattr(expert, "penalty", "l2")
+    # scikit-learn >= 1.8 deprecates penalty for l1_ratio (0 is L2); earlier versions
+    # default to penalty="l2" and ignore l1_ratio.
+    l2 = penalty == "l2" or (penalty == "deprecated" and expert.l1_ratio == 0)
+    one_model = getattr(expert, "multi_class", "auto") in ("auto", "deprecated")
+    if not (
+        l2
+        and one_model
+        and 0 < expert.C < np.inf
+        and expert.class_weight is None
+        and not expert.dual
+        and expert.solver in _SOLVERS
+    ):
+        return None
+    return 1.0 / expert.C
+
+
+def has_logistic_fast_path(experts):
+    """Whether ``fit_logistic_experts`` can fit ``experts``."""
+    return all(_l2_penalty(expert) is not None for expert in experts)
+
+
+def fit_logistic_experts(experts, X, target, classes, weights, hessians):
+    """Fit ``experts[j]`` on ``(X, classes[target])`` with ``sample_weight=weights[j]``.
+
+    ``target`` holds each row's class index into ``classes``, every class present.
+    ``hessians`` maps ``id(expert)`` to the Hessian of its previous fit, to start
+    from, and is updated.
+    Returns the positions of the experts left unfitted (a class with no weight in
+    the expert, or Newton's method out of steps); the caller fits them itself.
+    """
+    n_classes = classes.size
+    n_features = X.shape[1]
+    fit_intercept = experts[0].fit_intercept
+    # Centring only improves the conditioning (the intercepts absorb it); without
+    # intercepts the model is not shift-invariant, so X is used as it is.
+    center = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
+    X_centered = X - center if fit_intercept else X
+    targets = np.zeros((X.shape[0], n_classes))
+    targets[np.arange(X.shape[0]), target] = 1.0
+    free = np.ones((n_classes, n_features + 1), dtype=bool)
+    if n_classes == 2:
+        free[0] = False  # the binary model: class 0's logit stays at zero
+    if not fit_intercept:
+        free[:, -1] = False
+    left = []
+    for j, expert in enumerate(experts):
+        total = weights[j].sum()
+        if not np.all(weights[j] @ targets > _MIN_CLASS_SHARE * total):
+            left.append(j)
+            continue
+        theta, n_iter, converged, hessians[id(expert)] = minimize_cross_entropy(
+            _start(expert, classes, center, n_features),
+            X_centered,
+            targets,
+            weights[j] / total,
+            _l2_penalty(expert) / total,
+            tol=_TOL,
+            max_iter=_MAX_ITER,
+            free=free.ravel(),
+            hessian=hessians.get(id(expert)),
+        )
+        if not converged:
+            left.append(j)
+            continue
+        _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
+    return left
+
+
+def _start(expert, classes, center, n_features):
+    """The expert's current coefficients as the solver's ``theta``, or zeros."""
+    params = np.zeros((classes.size, n_features + 1))
+    coef = getattr(expert, "coef_", None)
+    if coef is None or not np.array_equal(getattr(expert, "classes_", ()), classes):
+        return params.ravel()
+    rows = slice(1, None) if classes.size == 2 else slice(None)
+    params[rows, :-1] = coef
+    params[rows, -1] = expert.intercept_ + coef @ center
+    return params.ravel()
+
+
+def _write_solution(expert, params, classes, center, n_iter):
+    if classes.size == 2:
+        params = params[1:]
+    coef = params[:, :-1].copy()
+    intercept = params[:, -1] - coef @ center
+    if classes.size > 2:
+        intercept -= intercept.mean()  # as fit's solvers leave them: summing to zero
+    expert.classes_ = classes
+    expert.coef_ = coef
+    expert.intercept_ = intercept if expert.fit_intercept else np.zeros(len(params))
+    expert.n_features_in_ = center.size
+    expert.n_iter_ = np.array([n_iter], dtype=np.int32)

@@ -1,0 +1,172 @@
+"""The fast path of LogisticRegression experts: Newton's method instead of fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+
+from skmoe import MixtureOfExpertsClassifier
+from skmoe._logistic import fit_logistic_experts, has_logistic_fast_path
+from skmoe.datasets import make_moe_classification
+
+
+def _weighted_problem(n_classes, seed=0, n_samples=2000):
+    """Badly scaled, shifted columns, overlapping classes and uneven weights."""
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n_samples, 4)) * [1.0, 10.0, 0.1, 3.0] + [5, -2, 0, 1]
+    signal = X @ [1.0, 0.1, 5.0, -0.3] + rng.standard_normal(n_samples)
+    y = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    y = np.where(rng.uniform(size=n_samples) < 0.2, rng.randint(n_classes), y)
+    weights = rng.uniform(size=n_samples) ** 2
+    return X, np.array(["a", "b", "c", "d", "e"])[y], weights
+
+
+def _objective(model, X, y, weights):
+    """``sum_i w_i * log-loss_i + ||coef||^2 / (2 C)``: what fit minimises."""
+    proba = model.predict_proba(X)[
+        np.arange(len(y)), np.searchsorted(model.classes_, y)
+    ]
+    return -weights @ np.log(proba) + np.sum(model.coef_**2) / (2 * model.C)
+
+
+def _fast_fit(expert, X, y, weights, hessians=None):
+    classes, target = np.unique(y, return_inverse=True)
+    hessians = {} if hessians is None else hessians
+    left = fit_logistic_experts([expert], X, target, classes, [weights], hessians)
+    assert left == []
+    return expert
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_fast_path_matches_fit_at_a_tight_tolerance(n_classes, fit_intercept, C):
+    X, y, weights = _weighted_problem(n_classes)
+    params = {"C": C, "fit_intercept": fit_intercept}
+    fast = _fast_fit(LogisticRegression(**params), X, y, weights)
+    exact = LogisticRegression(
+        **params, solver="newton-cholesky", tol=1e-14, max_iter=1000
+    ).fit(X, y, sample_weight=weights)
+
+    assert fast.coef_.shape == exact.coef_.shape
+    assert fast.intercept_.shape == exact.intercept_.shape
+    np.testing.assert_array_equal(fast.classes_, exact.classes_)
+    scale = np.abs(exact.coef_).max()
+    np.testing.assert_allclose(fast.coef_, exact.coef_, rtol=1e-6, atol=1e-6 * scale)
+    np.testing.assert_allclose(fast.intercept_, exact.intercept_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fast.predict_proba(X), exact.predict_proba(X), atol=1e-7)
+    objective = _objective(exact, X, y, weights)
+    assert _objective(fast, X, y, weights) <= objective + 1e-12 * objective
+    assert fast.n_iter_.shape == (1,)
+    assert fast.n_features_in_ == 4
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_fast_path_is_at_least_as_good_as_the_default_fit(n_classes):
+    X, y, weights = _weighted_problem(n_classes, seed=1)
+    fast = _fast_fit(LogisticRegression(), X, y, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = LogisticRegression().fit(X, y, sample_weight=weights)
+    assert _objective(fast, X, y, weights) <= _objective(default, X, y, weights)
+
+
+def test_warm_start_and_a_stale_hessian_reach_the_same_optimum():
+    X, y, weights = _weighted_problem(3, seed=2)
+    hessians = {}
+    expert = _fast_fit(LogisticRegression(), X, y, weights, hessians)
+    assert id(expert) in hessians
+    # New weights, the previous coefficients and Hessian as the start: EM's case.
+    new_weights = np.random.RandomState(3).uniform(size=weights.size)
+    _fast_fit(expert, X, y, new_weights, hessians)
+    cold = _fast_fit(LogisticRegression(), X, y, new_weights)
+    np.testing.assert_allclose(expert.coef_, cold.coef_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(expert.intercept_, cold.intercept_, atol=1e-7)
+
+
+def test_a_class_without_weight_is_left_to_the_experts_own_fit():
+    X, y, weights = _weighted_problem(3)
+    weights[y == "b"] = 0.0
+    classes, target = np.unique(y, return_inverse=True)
+    experts = [LogisticRegression(), LogisticRegression()]
+    other = np.ones_like(weights)
+    left = fit_logistic_experts(experts, X, target, classes, [weights, other], {})
+    assert left == [0]
+    assert not hasattr(experts[0], "coef_")
+    assert experts[1].coef_.shape == (3, 4)
+
+
+@pytest.mark.parametrize(
+    "expert",
+    [
+        LogisticRegression(class_weight="balanced"),
+        LogisticRegression(l1_ratio=1.0, solver="saga"),
+        LogisticRegression(C=np.inf),
+        LogisticRegression(solver="liblinear"),
+    ],
+    ids=["class_weight", "l1", "unpenalised", "liblinear"],
+)
+def test_other_objectives_have_no_fast_path(expert):
+    assert not has_logistic_fast_path([expert])
+    assert has_logistic_fast_path([LogisticRegression(C=0.5, solver="newton-cg")])
+
+
+def _count_fits(monkeypatch):
+    calls = []
+    original = LogisticRegression.fit
+
+    def counting_fit(self, X, y, sample_weight=None):
+        calls.append(1)
+        return original(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(LogisticRegression, "fit", counting_fit)
+    return calls
+
+
+def test_em_fits_logistic_experts_without_their_fit(monkeypatch):
+    X, y = make_moe_classification(n_samples=600, n_classes=3, random_state=2)
+    calls = _count_fits(monkeypatch)
+    # Every expert keeps weight on every class here: an expert without weight on
+    # a class has its own fit (tested above).
+    moe = MixtureOfExpertsClassifier(
+        n_experts=2, n_init=1, init="random", random_state=0
+    ).fit(X, y)
+    assert calls == []
+    assert moe.n_iter_ > 10
+    for expert in moe.experts_:
+        assert type(expert) is LogisticRegression
+        np.testing.assert_array_equal(expert.classes_, moe.classes_)
+        assert expert.coef_.shape == (3, X.shape[1])
+
+
+def test_em_with_the_fast_path_matches_em_with_tight_expert_fits(monkeypatch):
+    X, y = make_moe_classification(n_samples=800, n_classes=3, random_state=1)
+    params = {"n_experts": 2, "n_init": 1, "random_state": 0, "tol": 1e-10}
+    expert = LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    fast = MixtureOfExpertsClassifier(expert, **params).fit(X, y)
+
+    calls = _count_fits(monkeypatch)
+    monkeypatch.setattr(
+        "skmoe._classification.has_logistic_fast_path", lambda experts: False
+    )
+    slow = MixtureOfExpertsClassifier(expert, **params).fit(X, y)
+    assert len(calls) == 2 * slow.n_iter_
+
+    assert fast.n_iter_ == slow.n_iter_
+    np.testing.assert_allclose(fast.log_likelihood_, slow.log_likelihood_, rtol=1e-9)
+    np.testing.assert_allclose(
+        fast.predict_proba(X), slow.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_cem_keeps_the_experts_own_fit(monkeypatch):
+    X, y = make_moe_classification(n_samples=400, n_classes=2, random_state=0)
+    calls = _count_fits(monkeypatch)
+    # Random starts: k-means on [x, one-hot(y)] can give an expert one class only.
+    moe = MixtureOfExpertsClassifier(
+        n_experts=2, n_init=1, solver="cem", init="random", random_state=0
+    )
+    moe.fit(X, y)
+    assert len(calls) == 2 * moe.n_iter_
