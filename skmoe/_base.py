@@ -629,7 +629,7 @@ class BaseMixtureOfExperts(
                 rows = np.flatnonzero(w > 0) if sparse else None
             fits.append((expert, rows, expert_weight))
         if fits:
-            fits = self._fit_by_fast_path(fits, data, parts)
+            fits = self._fit_by_fast_path(fits, data, parts, expert_jobs)
         if hard and data.unit_weight:
             # CEM's weights are all one on an expert's rows: experts whose fit
             # takes no sample_weight work.
@@ -652,11 +652,12 @@ class BaseMixtureOfExperts(
         parts.likelihood.fit(outputs, data.target, weights)
         return outputs
 
-    def _fit_by_fast_path(self, fits, data, parts):
+    def _fit_by_fast_path(self, fits, data, parts, n_jobs):
         """Fit the experts of ``fits`` that a fast path can; return the others.
 
         ``fits`` holds ``(expert, rows, sample_weight)``. Subclasses fit linear and
-        logistic experts without calling their ``fit`` (``_linear``, ``_logistic``).
+        logistic experts without calling their ``fit`` (``_linear``, ``_logistic``),
+        in ``n_jobs`` threads where the experts are solved one by one.
         """
         return fits
 

@@ -262,7 +262,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         classes = tuple(self.classes_.tolist())
         return (*super()._warm_start_signature(n_experts), classes)
 
-    def _fit_by_fast_path(self, fits, data, parts):
+    def _fit_by_fast_path(self, fits, data, parts, n_jobs):
         """Fit ``LogisticRegression`` experts by Newton's method on all rows.
 
         Experts trained on a subset of the rows (``solver="cem"``,
@@ -280,6 +280,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             self.classes_,
             [weight for _, _, weight in dense],
             parts.hessians,
+            n_jobs,
         )
         fitted = {id(experts[j]) for j in range(len(experts)) if j not in left}
         return [fit for fit in fits if id(fit[0]) not in fitted]

@@ -20,6 +20,7 @@ real fitted scikit-learn estimators.
 """
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 
 from skmoe._newton import minimize_cross_entropy
@@ -63,12 +64,13 @@ def has_logistic_fast_path(experts):
     return all(_l2_penalty(expert) is not None for expert in experts)
 
 
-def fit_logistic_experts(experts, X, target, classes, weights, hessians):
+def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=1):
     """Fit ``experts[j]`` on ``(X, classes[target])`` with ``sample_weight=weights[j]``.
 
     ``target`` holds each row's class index into ``classes``, every class present.
     ``hessians`` maps ``id(expert)`` to the Hessian of its previous fit, to start
-    from, and is updated.
+    from, and is updated. With ``n_jobs`` other than 1 the experts are solved in
+    threads (the kernels and BLAS release the GIL); each solve is the same either way.
     Returns the positions of the experts left unfitted (a class with no weight in
     the expert, or Newton's method out of steps); the caller fits them itself.
     """
@@ -86,26 +88,35 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians):
         free[0] = False  # the binary model: class 0's logit stays at zero
     if not fit_intercept:
         free[:, -1] = False
-    left = []
-    for j, expert in enumerate(experts):
-        total = weights[j].sum()
-        if not np.all(weights[j] @ targets > _MIN_CLASS_SHARE * total):
-            left.append(j)
-            continue
-        theta, n_iter, converged, hessians[id(expert)] = minimize_cross_entropy(
+
+    def solve(expert, weight):
+        total = weight.sum()
+        if not np.all(weight @ targets > _MIN_CLASS_SHARE * total):
+            return None
+        return minimize_cross_entropy(
             _start(expert, classes, center, n_features),
             X_centered,
             targets,
-            weights[j] / total,
+            weight / total,
             _l2_penalty(expert) / total,
             tol=_TOL,
             max_iter=_MAX_ITER,
             free=free.ravel(),
             hessian=hessians.get(id(expert)),
         )
-        if not converged:
+
+    if n_jobs == 1 or len(experts) < 2:
+        solutions = [solve(*pair) for pair in zip(experts, weights, strict=True)]
+    else:
+        solutions = Parallel(n_jobs=n_jobs, backend="threading")(
+            delayed(solve)(*pair) for pair in zip(experts, weights, strict=True)
+        )
+    left = []
+    for j, (expert, solution) in enumerate(zip(experts, solutions, strict=True)):
+        if solution is None or not solution[2]:
             left.append(j)
             continue
+        theta, n_iter, _, hessians[id(expert)] = solution
         _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
     return left
 

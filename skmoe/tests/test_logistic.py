@@ -141,6 +141,21 @@ def test_em_fits_logistic_experts_without_their_fit(monkeypatch):
         assert expert.coef_.shape == (3, X.shape[1])
 
 
+def test_experts_solved_in_threads_give_the_same_fit(monkeypatch):
+    X, y = make_moe_classification(n_samples=600, n_classes=3, random_state=2)
+    params = {"n_experts": 2, "n_init": 1, "init": "random", "random_state": 0}
+    calls = _count_fits(monkeypatch)
+    serial = MixtureOfExpertsClassifier(**params, n_jobs=1).fit(X, y)
+    threaded = MixtureOfExpertsClassifier(**params, n_jobs=2).fit(X, y)
+    assert calls == []
+    np.testing.assert_array_equal(
+        threaded.log_likelihood_curve_, serial.log_likelihood_curve_
+    )
+    for expert, expected in zip(threaded.experts_, serial.experts_, strict=True):
+        np.testing.assert_array_equal(expert.coef_, expected.coef_)
+        np.testing.assert_array_equal(expert.intercept_, expected.intercept_)
+
+
 def test_em_with_the_fast_path_matches_em_with_tight_expert_fits(monkeypatch):
     X, y = make_moe_classification(n_samples=800, n_classes=3, random_state=1)
     params = {"n_experts": 2, "n_init": 1, "random_state": 0, "tol": 1e-10}
