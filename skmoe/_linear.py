@@ -19,10 +19,11 @@ import numpy as np
 from scipy.linalg import solve
 from sklearn.linear_model import LinearRegression, Ridge
 
+from skmoe._chunks import row_blocks
+
 # Below this reciprocal condition number of A^T W A, the normal equations would lose
 # more than a few digits against lstsq (their error grows as cond(A^T W A) * eps).
 _MIN_RCOND = 1e-9
-_CHUNK = 16384
 
 
 def _ridge_alpha(expert):
@@ -69,9 +70,7 @@ def _normal_equations(X, y, weights, center, fit_intercept):
     upper = np.triu_indices(width)
     triangles = np.zeros((upper[0].size, len(weights)))
     moments = np.zeros((len(weights), width))
-    # Chunks of rows bound the temporaries, whatever the number of samples.
-    for start in range(0, n_samples, _CHUNK):
-        rows = slice(start, start + _CHUNK)
+    for rows in row_blocks(n_samples, upper[0].size):
         design = np.empty((X[rows].shape[0], width))
         design[:, :n_features] = X[rows]
         design[:, :n_features] -= center

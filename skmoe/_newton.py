@@ -13,12 +13,10 @@ from a warm start.
 
 import numpy as np
 
+from skmoe._chunks import row_blocks
 from skmoe._kernels import softmax_cross_entropy
 
 _TINY = np.finfo(np.float64).tiny
-# Rows per block of the Hessian's products: bounds the temporary at
-# 16384 * K * (d + 1) floats whatever the number of samples.
-_HESSIAN_CHUNK = 16384
 
 
 def _penalized_cross_entropy(theta, X, targets, weights, alpha):
@@ -57,8 +55,7 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha):
     width = n_features + 1
     hessian = np.zeros((n_experts * width, n_experts * width))
     diagonal = np.zeros((n_experts * width, width))
-    for start in range(0, n_samples, _HESSIAN_CHUNK):
-        rows = slice(start, start + _HESSIAN_CHUNK)
+    for rows in row_blocks(n_samples, n_experts * width):
         design = np.empty((X[rows].shape[0], width))
         design[:, :-1] = X[rows]
         design[:, -1] = 1.0

@@ -34,7 +34,7 @@ def test_gradient_matches_finite_differences(alpha):
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3])
 def test_hessian_matches_finite_differences_of_the_gradient(alpha, monkeypatch):
-    monkeypatch.setattr("skmoe._newton._HESSIAN_CHUNK", 7)  # several chunks of rows
+    monkeypatch.setattr("skmoe._chunks._CHUNK_FLOATS", 112)  # several blocks
     rng = np.random.RandomState(0)
     X = rng.standard_normal((60, 3))
     targets = rng.dirichlet(np.ones(4), size=60)

@@ -25,7 +25,7 @@ class SlowLinearRegression(LinearRegression):
     ids=repr,
 )
 def test_same_coefficients_as_the_experts_own_fit(expert, monkeypatch):
-    monkeypatch.setattr("skmoe._linear._CHUNK", 64)  # several chunks of rows
+    monkeypatch.setattr("skmoe._chunks._CHUNK_FLOATS", 640)  # several blocks
     rng = np.random.RandomState(0)
     X = rng.normal(loc=5.0, scale=[1.0, 10.0, 0.1], size=(500, 3))
     y = X @ [1.0, -2.0, 30.0] + 4.0 + rng.normal(size=500)

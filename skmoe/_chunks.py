@@ -1,0 +1,18 @@
+"""Blocks of rows for the products that build Hessians and normal equations.
+
+Both are sums over rows of small outer products, computed one block of rows at a
+time through a ``(rows, columns)`` temporary. Blocks of ``_CHUNK_FLOATS`` floats
+(512 KiB) keep each temporary in a core's cache and its size independent of the
+number of samples: on a two-core AMD EPYC (1 MiB of L2 per core), blocks of
+16,384 rows made the gate's Hessian 1.6x and the normal equations 3x slower at
+100,000 rows than blocks of this size.
+"""
+
+_CHUNK_FLOATS = 2**16
+
+
+def row_blocks(n_samples, n_columns):
+    """Slices covering ``range(n_samples)`` in blocks of about ``_CHUNK_FLOATS``
+    floats of ``n_columns`` each."""
+    size = max(1, _CHUNK_FLOATS // max(1, n_columns))
+    return [slice(start, start + size) for start in range(0, n_samples, size)]
