@@ -12,7 +12,9 @@ _CHUNK_FLOATS = 2**16
 
 
 def row_blocks(n_samples, n_columns):
-    """Slices covering ``range(n_samples)`` in blocks of about ``_CHUNK_FLOATS``
-    floats of ``n_columns`` each."""
+    """Slices of ``range(n_samples)``, each about ``_CHUNK_FLOATS`` floats wide.
+
+    A block of ``rows`` rows holds ``rows * n_columns`` floats.
+    """
     size = max(1, _CHUNK_FLOATS // max(1, n_columns))
     return [slice(start, start + size) for start in range(0, n_samples, size)]

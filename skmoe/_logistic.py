@@ -68,6 +68,7 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
     """Fit ``experts[j]`` on ``(X, classes[target])`` with ``sample_weight=weights[j]``.
 
     ``target`` holds each row's class index into ``classes``, every class present.
+    The experts are clones of one prototype, so they share ``fit_intercept``.
     ``hessians`` maps ``id(expert)`` to the Hessian of its previous fit, to start
     from, and is updated. With ``n_jobs`` other than 1 the experts are solved in
     threads (the kernels and BLAS release the GIL); each solve is the same either way.
