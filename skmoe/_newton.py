@@ -70,17 +70,17 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha):
     return hessian
 
 
-def _newton_direction(hessian, grad):
-    """``-pinv(hessian) @ grad``.
+def _pseudo_inverse(hessian):
+    """``pinv(hessian)`` as ``(V, e)``: ``pinv(hessian) @ g = V @ ((V.T @ g) / e)``.
 
     The Hessian is singular along the shift of all logits by one constant (and, with
     ``alpha=0``, of all coefficients): directions in which the objective, hence the
-    gradient, does not change, so the Newton step ignores them.
+    gradient, does not change, so the Newton step ignores them. Factored once, it
+    serves every step taken through the same Hessian.
     """
     eigenvalues, vectors = np.linalg.eigh(hessian)
     keep = eigenvalues > 1e-12 * max(eigenvalues[-1], _TINY)
-    vectors = vectors[:, keep]
-    return -(vectors @ ((vectors.T @ grad) / eigenvalues[keep]))
+    return vectors[:, keep], eigenvalues[keep]
 
 
 def minimize_cross_entropy(
@@ -113,15 +113,17 @@ def minimize_cross_entropy(
     gradient or the decrease held, and the last Hessian used.
     """
     row_weight = weights * targets.sum(axis=1)
+    if free is None:
+        free = np.ones(theta.size, dtype=bool)
 
     def objective(theta):
         return _penalized_cross_entropy(theta, X, targets, weights, alpha)
 
     value, grad, proba = objective(theta)
-    if free is not None:
-        grad[~free] = 0.0
+    grad[~free] = 0.0
     largest = np.max(np.abs(grad))
     fresh = False
+    vectors = None  # the Hessian's factors, kept while the Hessian is
     n_iter = 0
     converged = not largest > tol
     while n_iter < max_iter and not converged:
@@ -129,12 +131,12 @@ def minimize_cross_entropy(
         if hessian is None:
             hessian = _cross_entropy_hessian(X, proba, row_weight, alpha)
             fresh = True
+            vectors = None
+        if vectors is None:
+            vectors, eigenvalues = _pseudo_inverse(hessian[np.ix_(free, free)])
         proba = None  # an (n, K) array the line search need not keep alive
-        if free is None:
-            step = _newton_direction(hessian, grad)
-        else:
-            step = np.zeros_like(theta)
-            step[free] = _newton_direction(hessian[np.ix_(free, free)], grad[free])
+        step = np.zeros_like(theta)
+        step[free] = -(vectors @ ((vectors.T @ grad[free]) / eigenvalues))
         decrease = -grad @ step
         if decrease <= 1e-3 * tol * max(1.0, abs(value)):
             converged = True
@@ -151,12 +153,11 @@ def minimize_cross_entropy(
             if fresh:
                 break
             hessian = None  # ... or a stale Hessian: retry with the current one
-            proba = _penalized_cross_entropy(theta, X, targets, weights, alpha)[2]
+            proba = objective(theta)[2]
             continue
         theta = theta + length * step
         value, grad, proba = new_value, new_grad, new_proba
-        if free is not None:
-            grad[~free] = 0.0
+        grad[~free] = 0.0
         new_largest = np.max(np.abs(grad))
         if not fresh and (length < 1.0 or new_largest > 0.25 * largest):
             hessian = None
