@@ -33,9 +33,7 @@ def _penalized_cross_entropy(theta, X, targets, weights, alpha):
     grad = np.empty_like(params)
     loss = np.empty(X.shape[0])
     proba = np.empty((X.shape[0], n_classes))
-    softmax_cross_entropy(
-        np.ascontiguousarray(X), params, targets, weights, loss, grad, proba
-    )
+    softmax_cross_entropy(X, params, targets, weights, loss, grad, proba)
     grad[:, :-1] += alpha * coef
     value = loss.sum() + 0.5 * alpha * np.sum(coef * coef)
     return value, grad.ravel(), proba

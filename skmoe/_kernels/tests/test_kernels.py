@@ -13,6 +13,13 @@ from skmoe._kernels import (
 )
 
 
+@pytest.fixture(params=["one block", "several blocks"])
+def blocks(request, monkeypatch):
+    """Run the blocked kernels over one block of rows, or over many small ones."""
+    if request.param == "several blocks":
+        monkeypatch.setattr("skmoe._chunks._CHUNK_FLOATS", 64)
+
+
 def _naive_e_step(logits, log_likelihood):
     joint = log_softmax(logits, axis=1) + log_likelihood
     log_prob = logsumexp(joint, axis=1)
@@ -21,7 +28,7 @@ def _naive_e_step(logits, log_likelihood):
 
 @pytest.mark.parametrize("n_experts", [1, 2, 7])
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 300.0])
-def test_e_step_matches_numpy(n_experts, scale):
+def test_e_step_matches_numpy(n_experts, scale, blocks):
     rng = np.random.RandomState(0)
     logits = scale * rng.standard_normal((500, n_experts))
     log_likelihood = scale * rng.standard_normal((500, n_experts)) - 5.0
@@ -35,7 +42,7 @@ def test_e_step_matches_numpy(n_experts, scale):
     np.testing.assert_allclose(responsibilities.sum(axis=1), 1.0, atol=1e-12)
 
 
-def test_e_step_in_place():
+def test_e_step_in_place(blocks):
     """The responsibilities may overwrite the log-likelihood array."""
     rng = np.random.RandomState(1)
     logits = rng.standard_normal((50, 3))
@@ -70,7 +77,7 @@ def test_gaussian_log_likelihood_matches_scipy():
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
-def test_softmax_cross_entropy_matches_numpy():
+def test_softmax_cross_entropy_matches_numpy(blocks):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((300, 3))
     params = 2.0 * rng.standard_normal((4, 4))
