@@ -14,7 +14,7 @@ from a warm start.
 import numpy as np
 
 from skmoe._chunks import row_blocks
-from skmoe._kernels import softmax_cross_entropy
+from skmoe._kernels import hessian_factors, softmax_cross_entropy
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -43,10 +43,10 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha):
     """Hessian of the gate's objective in ``theta``, ``K (d + 1)`` square.
 
     Row ``i`` contributes ``kron(c_i (diag(p_i) - p_i p_i^T), a_i a_i^T)`` with
-    ``a_i = [x_i, 1]`` and ``c_i`` its weight times its target sum. With ``B_i`` the
-    concatenation of ``p_ik a_i`` over ``k``, that is ``-c_i B_i B_i^T`` plus, in
-    diagonal block ``k``, ``c_i p_ik a_i a_i^T``: two products per chunk of rows, so
-    the ``(rows, K (d + 1))`` temporary stays small.
+    ``a_i = [x_i, 1]`` and ``c_i >= 0`` its weight times its target sum. With
+    ``b_i = sqrt(c_i) a_i`` and ``s_i`` the concatenation of ``p_ik b_i`` over ``k``,
+    that is ``-s_i s_i^T`` plus, in diagonal block ``k``, ``p_ik b_i b_i^T``: two
+    products per block of rows, so the ``(rows, K (d + 1))`` temporary stays small.
     """
     n_samples, n_features = X.shape
     n_experts = proba.shape[1]
@@ -54,13 +54,12 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha):
     hessian = np.zeros((n_experts * width, n_experts * width))
     diagonal = np.zeros((n_experts * width, width))
     for rows in row_blocks(n_samples, n_experts * width):
-        design = np.empty((X[rows].shape[0], width))
-        design[:, :-1] = X[rows]
-        design[:, -1] = 1.0
-        spread = (proba[rows, :, None] * design[:, None, :]).reshape(len(design), -1)
-        weighted = spread * row_weight[rows, None]
-        hessian -= weighted.T @ spread
-        diagonal += weighted.T @ design
+        n_rows = proba[rows].shape[0]
+        spread = np.empty((n_rows, n_experts * width))
+        design = np.empty((n_rows, width))
+        hessian_factors(X[rows], proba[rows], row_weight[rows], spread, design)
+        hessian -= spread.T @ spread
+        diagonal += spread.T @ design
     for k in range(n_experts):
         block = slice(k * width, (k + 1) * width)
         hessian[block, block] += diagonal[block]
@@ -110,7 +109,7 @@ def minimize_cross_entropy(
     Returns the new theta, the number of steps, whether a stopping rule on the
     gradient or the decrease held, and the last Hessian used.
     """
-    row_weight = weights * targets.sum(axis=1)
+    row_weight = weights * (targets @ np.ones(targets.shape[1]))  # fast row sums
     if free is None:
         free = np.ones(theta.size, dtype=bool)
 
