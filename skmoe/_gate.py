@@ -137,14 +137,19 @@ class SoftmaxGate(BaseEstimator):
         sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         return self._fit(X, targets, sample_weight)
 
-    def _fit(self, X, targets, sample_weight, max_iter=None):
+    def _fit(self, X, targets, sample_weight, max_iter=None, same_data=False):
         """Fit on validated float64 arrays, warm-started from the previous fit.
 
         ``max_iter`` overrides the parameter: EM takes one Newton step per M-step.
+        ``same_data`` says that ``X`` and ``sample_weight`` are those of the previous
+        call (EM's later M-steps), so their standardisation is kept.
         """
         n_experts = targets.shape[1]
         n_features = X.shape[1]
-        X_std = self._standardize(X, sample_weight)
+        if same_data:
+            X_std = (X - self.mean_) / self.scale_
+        else:
+            X_std = self._standardize(X, sample_weight)
         if n_experts == 1 or n_features == 0:
             self._fit_intercepts_only(targets, sample_weight, n_features)
         else:

@@ -8,6 +8,7 @@ output the probability they give to the observed label.
 
 import numpy as np
 
+from skmoe._chunks import column_sums
 from skmoe._kernels import gaussian_log_likelihood
 
 
@@ -29,7 +30,7 @@ class GaussianLikelihood:
     def fit(self, outputs, y, weights):
         """Weighted residual variance of each expert, floored."""
         residuals = (y[:, None] - outputs) ** 2
-        totals = weights.sum(axis=0)
+        totals = column_sums(weights)
         variances = np.einsum("ik,ik->k", weights, residuals) / np.maximum(
             totals, np.finfo(np.float64).tiny
         )

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.linalg import solve
 from sklearn.linear_model import LinearRegression, Ridge
 
-from skmoe._chunks import row_blocks
+from skmoe._chunks import column_sums, row_blocks
 
 # Below this reciprocal condition number of A^T W A, the normal equations would lose
 # more than a few digits against lstsq (their error grows as cond(A^T W A) * eps).
@@ -51,7 +51,7 @@ def fit_linear_experts(experts, X, y, weights):
     fit_intercept = experts[0].fit_intercept
     # Centring only improves the conditioning: the intercept absorbs it. Without an
     # intercept the model is not shift-invariant, so X is used as it is.
-    center = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
+    center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(X.shape[1])
     grams, moments = _normal_equations(X, y, weights, center, fit_intercept)
     left = []
     for j, expert in enumerate(experts):

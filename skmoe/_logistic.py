@@ -23,6 +23,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 
+from skmoe._chunks import column_sums
 from skmoe._newton import minimize_cross_entropy
 
 _TOL = 1e-12
@@ -80,7 +81,7 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
     fit_intercept = experts[0].fit_intercept
     # Centring only improves the conditioning (the intercepts absorb it); without
     # intercepts the model is not shift-invariant, so X is used as it is.
-    center = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
+    center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(n_features)
     X_centered = X - center if fit_intercept else X
     targets = np.zeros((X.shape[0], n_classes))
     targets[np.arange(X.shape[0]), target] = 1.0

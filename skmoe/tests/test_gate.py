@@ -120,6 +120,24 @@ def test_warm_start_reaches_the_fresh_optimum():
     np.testing.assert_allclose(warm.coef_, fresh.coef_, atol=1e-5)
 
 
+def test_em_steps_on_the_same_data_keep_the_standardisation():
+    """EM's later M-steps reuse the scaling: the same steps as recomputing it."""
+    rng = np.random.RandomState(0)
+    X, targets = _soft_targets(rng, 300, rng.standard_normal((3, 2)), 0.0)
+    X = 50.0 + 7.0 * X
+    weights = rng.uniform(0.5, 2.0, size=300)
+    kept, recomputed = SoftmaxGate(), SoftmaxGate()
+    for step in range(3):
+        new_targets = rng.dirichlet(np.ones(3), size=300) if step else targets
+        kept._fit(X, new_targets, weights, max_iter=1, same_data=step > 0)
+        recomputed._fit(X, new_targets, weights, max_iter=1)
+        np.testing.assert_array_equal(kept.scale_, recomputed.scale_)
+        np.testing.assert_allclose(kept.coef_, recomputed.coef_, rtol=1e-12)
+        np.testing.assert_allclose(
+            kept.intercept_, recomputed.intercept_, rtol=1e-12, atol=1e-12
+        )
+
+
 def test_integer_weights_equal_repeated_rows():
     rng = np.random.RandomState(0)
     X, targets = _soft_targets(rng, 80, rng.standard_normal((3, 2)), 0.0)
