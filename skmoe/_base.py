@@ -204,8 +204,11 @@ class BaseMixtureOfExperts(
         """A fresh likelihood for this training target."""
 
     @abstractmethod
-    def _expert_outputs(self, experts, X_expert, target):
-        """(n_samples, n_experts) outputs that the likelihood reads."""
+    def _expert_outputs(self, experts, X_expert, target, known=None):
+        """(n_samples, n_experts) outputs that the likelihood reads.
+
+        ``known`` maps ``id(expert)`` to outputs a fast path already computed.
+        """
 
     def _set_fitted_parts(self, parts):
         self.experts_ = parts.experts
@@ -628,8 +631,9 @@ class BaseMixtureOfExperts(
                 expert_weight = w
                 rows = np.flatnonzero(w > 0) if sparse else None
             fits.append((expert, rows, expert_weight))
+        known = {}
         if fits:
-            fits = self._fit_by_fast_path(fits, data, parts, expert_jobs)
+            fits, known = self._fit_by_fast_path(fits, data, parts, expert_jobs)
         if hard and data.unit_weight:
             # CEM's weights are all one on an expert's rows: experts whose fit
             # takes no sample_weight work.
@@ -648,18 +652,20 @@ class BaseMixtureOfExperts(
                 delayed(fit)(expert, rows, expert_weight)
                 for expert, rows, expert_weight in fits
             )
-        outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
+        outputs = self._expert_outputs(parts.experts, data.X_expert, data.target, known)
         parts.likelihood.fit(outputs, data.target, weights)
         return outputs
 
     def _fit_by_fast_path(self, fits, data, parts, n_jobs):
-        """Fit the experts of ``fits`` that a fast path can; return the others.
+        """Fit the experts of ``fits`` that a fast path can.
 
         ``fits`` holds ``(expert, rows, sample_weight)``. Subclasses fit linear and
         logistic experts without calling their ``fit`` (``_linear``, ``_logistic``),
-        in ``n_jobs`` threads where the experts are solved one by one.
+        in ``n_jobs`` threads where the experts are solved one by one. Returns the
+        fits left to do and the outputs the fast path computed on the way, by
+        ``id`` of the expert (see ``_expert_outputs``).
         """
-        return fits
+        return fits, {}
 
     def _e_step(self, parts, data, outputs=None):
         """Per-sample log-likelihood and responsibilities."""

@@ -272,8 +272,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         dense = [fit for fit in fits if fit[1] is None]
         experts = [expert for expert, _, _ in dense]
         if not dense or not has_logistic_fast_path(experts):
-            return fits
-        left = fit_logistic_experts(
+            return fits, {}
+        _, target_proba = fit_logistic_experts(
             experts,
             data.X_expert,
             data.target,
@@ -282,8 +282,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             parts.hessians,
             n_jobs,
         )
-        fitted = {id(experts[j]) for j in range(len(experts)) if j not in left}
-        return [fit for fit in fits if id(fit[0]) not in fitted]
+        known = {id(experts[j]): proba for j, proba in target_proba.items()}
+        return [fit for fit in fits if id(fit[0]) not in known], known
 
     def _aligned_proba(self, expert, X_expert):
         """The expert's ``predict_proba`` with one column per class of ``classes_``."""
@@ -294,11 +294,15 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         aligned[:, np.searchsorted(self.classes_, expert.classes_)] = proba
         return aligned
 
-    def _expert_outputs(self, experts, X_expert, target):
+    def _expert_outputs(self, experts, X_expert, target, known=None):
         rows = np.arange(X_expert.shape[0])
         outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
+        known = {} if known is None else known
         for k, expert in enumerate(experts):
-            outputs[:, k] = self._aligned_proba(expert, X_expert)[rows, target]
+            if id(expert) in known:
+                outputs[:, k] = known[id(expert)]
+            else:
+                outputs[:, k] = self._aligned_proba(expert, X_expert)[rows, target]
             if not np.all(np.isfinite(outputs[:, k])):
                 raise FloatingPointError(
                     f"expert {k} ({expert!r}) gave NaN or infinite probabilities."

@@ -220,7 +220,7 @@ class SoftmaxGate(BaseEstimator):
             theta = np.column_stack([self._coef_std, self._intercept_std]).ravel()
         else:
             theta = np.zeros(n_experts * (n_features + 1))
-        theta, n_iter, _, _ = minimize_cross_entropy(
+        theta, n_iter, *_ = minimize_cross_entropy(
             theta, X_std, targets, weights, self.alpha, tol=self.tol, max_iter=max_iter
         )
         params = theta.reshape(n_experts, n_features + 1)

@@ -74,7 +74,10 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
     from, and is updated. With ``n_jobs`` other than 1 the experts are solved in
     threads (the kernels and BLAS release the GIL); each solve is the same either way.
     Returns the positions of the experts left unfitted (a class with no weight in
-    the expert, or Newton's method out of steps); the caller fits them itself.
+    the expert, or Newton's method out of steps), which the caller fits itself, and
+    a dict mapping the position of each fitted expert to the probability it gives
+    each row's class: its ``predict_proba`` at ``target``, up to rounding, from
+    Newton's last pass over the rows.
     """
     n_classes = classes.size
     n_features = X.shape[1]
@@ -95,7 +98,7 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
         total = weight.sum()
         if not np.all(weight @ targets > _MIN_CLASS_SHARE * total):
             return None
-        return minimize_cross_entropy(
+        *solution, proba = minimize_cross_entropy(
             _start(expert, classes, center, n_features),
             X_centered,
             targets,
@@ -105,7 +108,9 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
             max_iter=_MAX_ITER,
             free=free.ravel(),
             hessian=hessians.get(id(expert)),
+            with_proba=True,
         )
+        return *solution, proba[np.arange(X.shape[0]), target]
 
     if n_jobs == 1 or len(experts) < 2:
         solutions = [solve(*pair) for pair in zip(experts, weights, strict=True)]
@@ -114,13 +119,14 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
             delayed(solve)(*pair) for pair in zip(experts, weights, strict=True)
         )
     left = []
+    target_proba = {}
     for j, (expert, solution) in enumerate(zip(experts, solutions, strict=True)):
         if solution is None or not solution[2]:
             left.append(j)
             continue
-        theta, n_iter, _, hessians[id(expert)] = solution
+        theta, n_iter, _, hessians[id(expert)], target_proba[j] = solution
         _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
-    return left
+    return left, target_proba
 
 
 def _start(expert, classes, center, n_features):

@@ -91,6 +91,7 @@ def minimize_cross_entropy(
     max_iter,
     free=None,
     hessian=None,
+    with_proba=False,
 ):
     """Damped Newton on the penalised cross-entropy, from ``theta``.
 
@@ -107,7 +108,9 @@ def minimize_cross_entropy(
     stops, not where that is.
 
     Returns the new theta, the number of steps, whether a stopping rule on the
-    gradient or the decrease held, and the last Hessian used.
+    gradient or the decrease held, the last Hessian used and, ``with_proba``, the
+    softmax probabilities at the new theta (else None, and the line search does not
+    keep the current ones alive).
     """
     row_weight = weights * (targets @ np.ones(targets.shape[1]))  # fast row sums
     if free is None:
@@ -131,7 +134,8 @@ def minimize_cross_entropy(
             vectors = None
         if vectors is None:
             vectors, eigenvalues = _pseudo_inverse(hessian[np.ix_(free, free)])
-        proba = None  # an (n, K) array the line search need not keep alive
+        if not with_proba:
+            proba = None  # an (n, K) array the line search need not keep alive
         step = np.zeros_like(theta)
         step[free] = -(vectors @ ((vectors.T @ grad[free]) / eigenvalues))
         decrease = -grad @ step
@@ -161,4 +165,4 @@ def minimize_cross_entropy(
         fresh = False
         largest = new_largest
         converged = not largest > tol
-    return theta, n_iter, converged, hessian
+    return theta, n_iter, converged, hessian, proba if with_proba else None

@@ -225,7 +225,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _fit_by_fast_path(self, fits, data, parts, n_jobs):
         """Fit ``LinearRegression`` and ``Ridge`` experts by their normal equations."""
         if not has_linear_fast_path([expert for expert, _, _ in fits]):
-            return fits
+            return fits, {}
         weights = []
         for _, rows, expert_weight in fits:
             if rows is not None:  # sparse training: zero weight off the kept rows
@@ -235,9 +235,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             weights.append(expert_weight)
         experts = [expert for expert, _, _ in fits]
         left = fit_linear_experts(experts, data.X_expert, data.y, weights)
-        return [fits[j] for j in left]
+        return [fits[j] for j in left], {}
 
-    def _expert_outputs(self, experts, X_expert, target):
+    def _expert_outputs(self, experts, X_expert, target, known=None):
         outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
         for k, expert in enumerate(experts):
             outputs[:, k] = np.ravel(expert.predict(X_expert))

@@ -34,9 +34,27 @@ def _objective(model, X, y, weights):
 def _fast_fit(expert, X, y, weights, hessians=None):
     classes, target = np.unique(y, return_inverse=True)
     hessians = {} if hessians is None else hessians
-    left = fit_logistic_experts([expert], X, target, classes, [weights], hessians)
+    left, _ = fit_logistic_experts([expert], X, target, classes, [weights], hessians)
     assert left == []
     return expert
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_fast_path_returns_the_fitted_experts_target_probabilities(
+    n_classes, fit_intercept
+):
+    """What EM's E-step reads instead of calling predict_proba."""
+    X, y, weights = _weighted_problem(n_classes)
+    classes, target = np.unique(y, return_inverse=True)
+    experts = [LogisticRegression(fit_intercept=fit_intercept) for _ in range(2)]
+    _, target_proba = fit_logistic_experts(
+        experts, X, target, classes, [weights, weights[::-1].copy()], {}
+    )
+    assert sorted(target_proba) == [0, 1]
+    for j, expert in enumerate(experts):
+        expected = expert.predict_proba(X)[np.arange(len(y)), target]
+        np.testing.assert_allclose(target_proba[j], expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 5])
@@ -92,7 +110,7 @@ def test_a_class_without_weight_is_left_to_the_experts_own_fit():
     classes, target = np.unique(y, return_inverse=True)
     experts = [LogisticRegression(), LogisticRegression()]
     other = np.ones_like(weights)
-    left = fit_logistic_experts(experts, X, target, classes, [weights, other], {})
+    left, _ = fit_logistic_experts(experts, X, target, classes, [weights, other], {})
     assert left == [0]
     assert not hasattr(experts[0], "coef_")
     assert experts[1].coef_.shape == (3, 4)
@@ -128,6 +146,13 @@ def _count_fits(monkeypatch):
 def test_em_fits_logistic_experts_without_their_fit(monkeypatch):
     X, y = make_moe_classification(n_samples=600, n_classes=3, random_state=2)
     calls = _count_fits(monkeypatch)
+    predictions = []
+    original = LogisticRegression.predict_proba
+    monkeypatch.setattr(
+        LogisticRegression,
+        "predict_proba",
+        lambda self, X: predictions.append(1) or original(self, X),
+    )
     # Every expert keeps weight on every class here: an expert without weight on
     # a class has its own fit (tested above).
     moe = MixtureOfExpertsClassifier(
@@ -135,6 +160,8 @@ def test_em_fits_logistic_experts_without_their_fit(monkeypatch):
     ).fit(X, y)
     assert calls == []
     assert moe.n_iter_ > 10
+    # The E-steps read the probabilities of Newton's last pass, not predict_proba.
+    assert len(predictions) < moe.n_iter_
     for expert in moe.experts_:
         assert type(expert) is LogisticRegression
         np.testing.assert_array_equal(expert.classes_, moe.classes_)
