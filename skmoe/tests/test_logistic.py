@@ -100,8 +100,11 @@ def test_warm_start_and_a_stale_hessian_reach_the_same_optimum():
     new_weights = np.random.RandomState(3).uniform(size=weights.size)
     _fast_fit(expert, X, y, new_weights, hessians)
     cold = _fast_fit(LogisticRegression(), X, y, new_weights)
-    np.testing.assert_allclose(expert.coef_, cold.coef_, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(expert.intercept_, cold.intercept_, atol=1e-7)
+    # The tolerance of the comparison with fit above: along the column of scale 0.1
+    # the objective is flat enough that both solves end about 1e-7 from the optimum
+    # (newton-cholesky with tol=1e-14), each on its own side.
+    np.testing.assert_allclose(expert.coef_, cold.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(expert.intercept_, cold.intercept_, atol=1e-6)
 
 
 def test_a_class_without_weight_is_left_to_the_experts_own_fit():
