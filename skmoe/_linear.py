@@ -20,6 +20,7 @@ from scipy.linalg import solve
 from sklearn.linear_model import LinearRegression, Ridge
 
 from skmoe._chunks import column_sums, row_blocks
+from skmoe._kernels import spread_rows
 
 # Below this reciprocal condition number of A^T W A, the normal equations would lose
 # more than a few digits against lstsq (their error grows as cond(A^T W A) * eps).
@@ -61,29 +62,30 @@ def fit_linear_experts(experts, X, y, weights):
 
 
 def _normal_equations(X, y, weights, center, fit_intercept):
-    """``A^T W_j A`` and ``A^T W_j y`` for every weight vector ``weights[j]``."""
+    """``A^T W_j A`` and ``A^T W_j y`` for every weight vector ``weights[j]``.
+
+    Per block of rows, ``spread`` holds ``w_ij a_i`` for every ``j`` side by side,
+    so that one product with ``A`` gives every expert's gram matrix and one with
+    ``y`` every right-hand side.
+    """
     n_samples, n_features = X.shape
-    width = n_features + fit_intercept
+    width = n_features + 1
     y = np.asarray(y, dtype=np.float64)
-    # Each gram matrix is symmetric: its upper triangle, for all experts at once, is
-    # one product of the rows' pairwise column products with the weights.
-    upper = np.triu_indices(width)
-    triangles = np.zeros((upper[0].size, len(weights)))
-    moments = np.zeros((len(weights), width))
-    for rows in row_blocks(n_samples, upper[0].size):
-        design = np.empty((X[rows].shape[0], width))
-        design[:, :n_features] = X[rows]
-        design[:, :n_features] -= center
-        if fit_intercept:
-            design[:, -1] = 1.0
-        chunk_weights = np.column_stack([weight[rows] for weight in weights])
-        triangles += (design[:, upper[0]] * design[:, upper[1]]).T @ chunk_weights
-        moments += (chunk_weights * y[rows, None]).T @ design
-    grams = np.zeros((len(weights), width, width))
-    for j in range(len(weights)):
-        grams[j][upper] = triangles[:, j]
-        grams[j].T[upper] = triangles[:, j]
-    return grams, moments
+    weights = np.column_stack(weights)
+    n_experts = weights.shape[1]
+    grams = np.zeros((n_experts * width, width))
+    moments = np.zeros(n_experts * width)
+    ones = np.ones(n_samples)
+    for rows in row_blocks(n_samples, n_experts * width):
+        n_rows = weights[rows].shape[0]
+        spread = np.empty((n_rows, n_experts * width))
+        design = np.empty((n_rows, width))
+        spread_rows(X[rows] - center, weights[rows], ones[rows], spread, design)
+        grams += spread.T @ design
+        moments += spread.T @ y[rows]
+    kept = width if fit_intercept else n_features  # without: drop the ones column
+    grams = grams.reshape(n_experts, width, width)[:, :kept, :kept]
+    return grams, moments.reshape(n_experts, width)[:, :kept]
 
 
 def _solve_into(expert, gram, moment, center, alpha):

@@ -14,7 +14,7 @@ from a warm start.
 import numpy as np
 
 from skmoe._chunks import row_blocks
-from skmoe._kernels import hessian_factors, softmax_cross_entropy
+from skmoe._kernels import softmax_cross_entropy, spread_rows
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -57,7 +57,7 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha):
         n_rows = proba[rows].shape[0]
         spread = np.empty((n_rows, n_experts * width))
         design = np.empty((n_rows, width))
-        hessian_factors(X[rows], proba[rows], row_weight[rows], spread, design)
+        spread_rows(X[rows], proba[rows], row_weight[rows], spread, design)
         hessian -= spread.T @ spread
         diagonal += spread.T @ design
     for k in range(n_experts):

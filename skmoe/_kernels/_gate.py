@@ -1,4 +1,4 @@
-"""The softmax cross-entropy of the gate and of logistic experts, and its Hessian.
+"""The softmax cross-entropy objective of the gate and of logistic experts.
 
 Computed over blocks of rows that stay in cache: BLAS for the logits and the
 gradient's product with ``X``, NumPy for the exponentials (SIMD, where numba calls
@@ -96,24 +96,3 @@ def _softmax_residuals(exps, targets, sample_weight, scale, proba, totals, colum
             residual = scale[i] * p - sample_weight[i] * targets[i, k]
             exps[i, k] = residual
             column_sums[k] += residual
-
-
-@jit
-def hessian_factors(X, proba, row_weight, spread, design):
-    """The rows of the Hessian's two products (see ``_newton``).
-
-    ``design[i] = sqrt(c_i) [x_i, 1]`` and ``spread[i]`` its copies scaled by
-    ``proba[i, k]``, one after another, with ``c_i = row_weight[i] >= 0``. One pass,
-    where NumPy's broadcasting took longer than the products themselves.
-    """
-    n_samples, n_features = X.shape
-    n_classes = proba.shape[1]
-    width = n_features + 1
-    for i in range(n_samples):
-        root = np.sqrt(row_weight[i])
-        for j in range(n_features):
-            design[i, j] = root * X[i, j]
-        design[i, n_features] = root
-        for k in range(n_classes):
-            for j in range(width):
-                spread[i, k * width + j] = proba[i, k] * design[i, j]

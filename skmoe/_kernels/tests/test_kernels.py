@@ -9,6 +9,7 @@ from skmoe._kernels import (
     e_step,
     gaussian_log_likelihood,
     softmax_cross_entropy,
+    spread_rows,
     top_k_experts,
 )
 
@@ -100,6 +101,21 @@ def test_softmax_cross_entropy_matches_numpy(blocks):
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(proba_out, proba, rtol=1e-12, atol=1e-15)
+
+
+def test_spread_rows_matches_numpy():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 3))
+    weights = rng.uniform(-1, 1, size=(40, 4))
+    row_scale = rng.uniform(0, 2, size=40)
+    spread = np.empty((40, 4 * 4))
+    design = np.empty((40, 4))
+    spread_rows(X, weights, row_scale, spread, design)
+
+    expected_design = np.sqrt(row_scale)[:, None] * np.column_stack([X, np.ones(40)])
+    expected_spread = weights[:, :, None] * expected_design[:, None, :]
+    np.testing.assert_allclose(design, expected_design, rtol=1e-15)
+    np.testing.assert_allclose(spread, expected_spread.reshape(40, -1), rtol=1e-15)
 
 
 def test_kernels_accept_read_only_inputs():
