@@ -47,18 +47,26 @@ def fit_linear_experts(experts, X, y, weights):
     """Fit ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[j]``.
 
     Returns the positions of the experts left unfitted, whose weighted system is
-    too ill-conditioned for the normal equations; the caller fits them itself.
+    too ill-conditioned for the normal equations, which the caller fits itself, and
+    a dict mapping the position of each fitted expert to its ``predict(X)``,
+    computed for all of them in one product.
     """
     fit_intercept = experts[0].fit_intercept
     # Centring only improves the conditioning: the intercept absorbs it. Without an
     # intercept the model is not shift-invariant, so X is used as it is.
     center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(X.shape[1])
     grams, moments = _normal_equations(X, y, weights, center, fit_intercept)
-    left = []
-    for j, expert in enumerate(experts):
-        if not _solve_into(expert, grams[j], moments[j], center, _ridge_alpha(expert)):
-            left.append(j)
-    return left
+    fitted = [
+        j
+        for j, expert in enumerate(experts)
+        if _solve_into(expert, grams[j], moments[j], center, _ridge_alpha(expert))
+    ]
+    left = [j for j in range(len(experts)) if j not in fitted]
+    if not fitted:
+        return left, {}
+    coef = np.array([experts[j].coef_ for j in fitted])
+    predictions = X @ coef.T + [experts[j].intercept_ for j in fitted]
+    return left, {j: predictions[:, i] for i, j in enumerate(fitted)}
 
 
 def _normal_equations(X, y, weights, center, fit_intercept):

@@ -234,13 +234,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 expert_weight = kept_weight
             weights.append(expert_weight)
         experts = [expert for expert, _, _ in fits]
-        left = fit_linear_experts(experts, data.X_expert, data.y, weights)
-        return [fits[j] for j in left], {}
+        left, predictions = fit_linear_experts(experts, data.X_expert, data.y, weights)
+        known = {id(experts[j]): column for j, column in predictions.items()}
+        return [fits[j] for j in left], known
 
     def _expert_outputs(self, experts, X_expert, target, known=None):
         outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
+        known = {} if known is None else known
         for k, expert in enumerate(experts):
-            outputs[:, k] = np.ravel(expert.predict(X_expert))
+            if id(expert) in known:
+                outputs[:, k] = known[id(expert)]
+            else:
+                outputs[:, k] = np.ravel(expert.predict(X_expert))
             if not np.all(np.isfinite(outputs[:, k])):
                 raise FloatingPointError(
                     f"expert {k} ({expert!r}) predicted NaN or infinity."

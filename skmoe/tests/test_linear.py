@@ -33,12 +33,15 @@ def test_same_coefficients_as_the_experts_own_fit(expert, monkeypatch):
     weights[:50, 0] = 0.0
     experts = [clone(expert) for _ in range(3)]
     assert has_linear_fast_path(experts)
-    assert fit_linear_experts(experts, X, y, list(weights.T)) == []
+    left, predictions = fit_linear_experts(experts, X, y, list(weights.T))
+    assert left == []
     for k, fast in enumerate(experts):
         reference = clone(expert).fit(X, y, sample_weight=weights[:, k])
         np.testing.assert_allclose(fast.coef_, reference.coef_, rtol=1e-9)
         np.testing.assert_allclose(fast.intercept_, reference.intercept_, rtol=1e-9)
         np.testing.assert_allclose(fast.predict(X), reference.predict(X), rtol=1e-10)
+        # What EM's E-step reads instead of calling predict.
+        np.testing.assert_allclose(predictions[k], fast.predict(X), rtol=1e-13)
 
 
 def test_collinear_columns_are_left_to_the_expert():
@@ -46,8 +49,10 @@ def test_collinear_columns_are_left_to_the_expert():
     x = rng.normal(size=(200, 1))
     X = np.hstack([x, 2 * x])
     experts = [LinearRegression(), LinearRegression()]
-    left = fit_linear_experts(experts, X, x[:, 0], [np.ones(200), np.ones(200)])
-    assert left == [0, 1]
+    left, predictions = fit_linear_experts(
+        experts, X, x[:, 0], [np.ones(200), np.ones(200)]
+    )
+    assert left == [0, 1] and predictions == {}
     assert not hasattr(experts[0], "coef_")
 
 
@@ -71,3 +76,16 @@ def test_fit_with_the_fast_path_equals_the_fit_without(threshold):
     for a, b in zip(fast.experts_, slow.experts_, strict=True):
         np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6)
     np.testing.assert_allclose(fast.predict(X), slow.predict(X), rtol=1e-8)
+
+
+def test_em_reads_the_fast_paths_predictions(monkeypatch):
+    """The E-steps after a fast M-step do not call the experts' predict."""
+    X, y = make_moe_regression(n_samples=1000, n_experts=3, random_state=0)
+    calls = []
+    predict = LinearRegression.predict
+    monkeypatch.setattr(
+        LinearRegression, "predict", lambda self, X: calls.append(1) or predict(self, X)
+    )
+    model = MixtureOfExpertsRegressor(n_experts=3, n_init=1, random_state=0).fit(X, y)
+    assert model.n_iter_ > 5
+    assert len(calls) < model.n_iter_
