@@ -68,8 +68,7 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha):
 
 
 def _bfgs_update(hessian, step, change):
-    """The Hessian corrected along the last step (BFGS), so that it maps ``step``
-    to ``change``, the gradient's change over it.
+    """``hessian`` corrected by BFGS to map ``step`` to the gradient's ``change``.
 
     A Hessian from an earlier M-step then learns the current curvature as Newton's
     method moves: on logistic experts, 6.0 steps per solve instead of 6.9 and 97
@@ -78,9 +77,9 @@ def _bfgs_update(hessian, step, change):
     flat.
     """
     curvature = change @ step
-    if not curvature > 0:
-        return hessian
     image = hessian @ step
+    if not (curvature > 0 and step @ image > 0):
+        return hessian
     return (
         hessian
         - np.outer(image, image) / (step @ image)

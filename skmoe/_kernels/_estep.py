@@ -20,8 +20,8 @@ def e_step(logits, log_likelihood, responsibilities, log_prob):
         log_prob[i]            = logsumexp(log g + log_likelihood[i])
         responsibilities[i, k] = exp(log g_k + log_likelihood[i, k] - log_prob[i])
 
-    ``responsibilities`` (C-contiguous) may be the same array as ``log_likelihood``:
-    each block is read before it is written.
+    ``responsibilities`` may be the same array as ``log_likelihood``: each block is
+    read before it is written.
     """
     for rows in row_blocks(*logits.shape):
         joint = responsibilities[rows]
