@@ -1014,9 +1014,19 @@ def _fit_expert(expert, rows, sample_weight, *, data, experts, iteration):
     try:
         expert.fit(data.X_expert[rows], data.y[rows], **weights)
     except Exception as error:
+        hint = ""
+        if is_classifier(expert) and np.unique(data.target[rows]).size < 2:
+            # CEM's hard assignments tend to give a classifier expert one class:
+            # that maximises the classification likelihood.
+            hint = (
+                " Its rows hold a single class: with solver='cem' or "
+                "responsibility_threshold, a classifier expert must accept one "
+                "class (trees, KNeighborsClassifier); experts that take "
+                "sample_weight can use solver='em' instead."
+            )
         raise ExpertFitError(
             f"expert {experts.index(expert)} ({expert!r}) failed to fit at "
-            f"iteration {iteration}: {type(error).__name__}: {error}"
+            f"iteration {iteration}: {type(error).__name__}: {error}{hint}"
         ) from error
 
 

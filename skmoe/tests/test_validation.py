@@ -4,10 +4,12 @@ model as it was."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.datasets import make_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.svm import SVC, LinearSVC
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -507,6 +509,26 @@ def test_expert_raising_inside_fit_leaves_a_fitted_model_unchanged(regression, n
     assert isinstance(raised.value.__cause__, RuntimeError)
     assert "expert fit number 8 failed" in str(raised.value.__cause__)
     state.assert_unchanged(moe, X)
+
+
+def test_cem_classifier_expert_given_one_class_names_the_way_out():
+    """CEM hands LogisticRegression experts the rows of one class, which it refuses."""
+    X, y = make_classification(
+        500,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        random_state=0,
+    )
+    moe = MixtureOfExpertsClassifier(n_experts=3, solver="cem", random_state=0)
+    with pytest.raises(ExpertFitError, match=r"single class.*solver='em'"):
+        moe.fit(X, y)
+    # The two ways out the message names.
+    MixtureOfExpertsClassifier(n_experts=3, random_state=0).fit(X, y)
+    moe.set_params(expert=DecisionTreeClassifier(max_depth=3, random_state=0))
+    moe.fit(X, y)
 
 
 def test_expert_raising_in_a_thread_leaves_a_fitted_model_unchanged(regression):
