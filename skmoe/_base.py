@@ -29,7 +29,6 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
@@ -42,7 +41,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
-from skmoe._gate import SoftmaxGate
+from skmoe._gate import SoftmaxGate, standardize
 from skmoe._gradient import MiniBatchMixin
 from skmoe._kernels import e_step
 from skmoe._linear import has_linear_fast_path
@@ -754,9 +753,7 @@ class BaseMixtureOfExperts(
             return rng.dirichlet(np.ones(n_experts), size=n_samples)
         columns = np.union1d(self.gate_features_, self.expert_features_)
         points = np.column_stack([X[:, columns], self._target_columns(data.target)])
-        points = StandardScaler().fit_transform(
-            points, sample_weight=data.sample_weight
-        )
+        points = standardize(points, data.sample_weight)[0]
         with warnings.catch_warnings():
             # Fewer distinct points than experts leaves a cluster empty; the M-step
             # handles an expert with no rows, so KMeans's warning would only confuse.
