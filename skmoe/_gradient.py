@@ -33,6 +33,7 @@ from skmoe._linear import RunningNormalEquations, has_linear_fast_path
 from skmoe._parts import _Data, _Parts, _Run
 from skmoe._progress import logger
 from skmoe._routing import check_routing
+from skmoe.exceptions import ExpertFitError
 
 # Adam's constants (Kingma and Ba, 2015).
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
@@ -148,11 +149,9 @@ def gradient_step(model, parts, state, batch, resp=None):
         min_weight = 1e-10 * w.sum()
         for k, expert in enumerate(parts.experts):
             if weights[:, k].sum() > min_weight:
-                model._partial_fit_expert(
-                    expert, batch.X_expert, batch.y, weights[:, k]
-                )
+                _partial_fit_expert(model, k, expert, batch, weights[:, k], state)
             elif not hasattr(expert, "n_features_in_"):
-                model._partial_fit_expert(expert, batch.X_expert, batch.y, w)
+                _partial_fit_expert(model, k, expert, batch, w, state)
     outputs = model._expert_outputs(parts.experts, batch.X_expert, batch.target)
     parts.likelihood.partial_fit(outputs, batch.target, weights, rho)
     return log_prob
@@ -398,3 +397,14 @@ class MiniBatchMixin:
                 f"this estimator has solver={self.solver!r}."
             )
         return True
+
+
+def _partial_fit_expert(model, k, expert, batch, sample_weight, state):
+    """One update of expert ``k``; a failure names it and the step, as in EM."""
+    try:
+        model._partial_fit_expert(expert, batch.X_expert, batch.y, sample_weight)
+    except Exception as error:
+        raise ExpertFitError(
+            f"expert {k} ({expert!r}) failed in partial_fit at mini-batch step "
+            f"{state.n_steps}: {type(error).__name__}: {error}"
+        ) from error

@@ -47,10 +47,10 @@ class ExpertCollapseError(RuntimeError):
 
 
 class ExpertFitError(RuntimeError):
-    """An expert's ``fit`` raised during EM; the expert's own error is its cause.
+    """An expert's ``fit`` (or ``partial_fit``) raised; its own error is the cause.
 
-    The message says which expert and which EM iteration. The estimator is left as it
-    was before the call: unfitted, or with its previous fit.
+    The message says which expert and which EM iteration or mini-batch step. The
+    estimator is left as it was before the call: unfitted, or with its previous fit.
 
     Examples
     --------

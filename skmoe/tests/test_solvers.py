@@ -18,6 +18,7 @@ from skmoe._likelihoods import GaussianLikelihood
 from skmoe._linear import RunningNormalEquations, fit_linear_experts
 from skmoe._newton import _penalized_cross_entropy
 from skmoe.datasets import make_moe_classification, make_moe_regression
+from skmoe.exceptions import ExpertFitError
 from skmoe.tests.test_validation import _State
 
 
@@ -306,8 +307,9 @@ def test_partial_fit_failing_in_an_expert_leaves_the_model_unchanged(regression)
     moe = _gradient_regressor(expert=FailingSGD()).partial_fit(X[:300], y[:300])
     state = _State(moe, X)
     FailingSGD.fail = True
-    with pytest.raises(RuntimeError, match="expert failed"):
+    with pytest.raises(ExpertFitError, match=r"expert 0 .* partial_fit") as raised:
         moe.partial_fit(X[300:600], y[300:600])
+    assert str(raised.value.__cause__) == "expert failed"
     state.assert_unchanged(moe, X)
 
 
