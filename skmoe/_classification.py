@@ -262,26 +262,31 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         classes = tuple(self.classes_.tolist())
         return (*super()._warm_start_signature(n_experts), classes)
 
-    def _fit_by_fast_path(self, fits, data, parts, n_jobs):
+    def _fit_by_fast_path(self, fits, data, parts, n_jobs, solve_experts):
         """Fit ``LogisticRegression`` experts by Newton's method on all rows.
 
         Experts trained on a subset of the rows (``solver="cem"``,
         ``responsibility_threshold``) keep their own ``fit``: it sees only the
-        classes of those rows.
+        classes of those rows. Without ``solve_experts`` each expert takes one
+        Newton step, as the gate does: EM converged to the same fit in about 1.4
+        times as many iterations, each far cheaper (benchmark 4: 6.5 s instead of
+        9.0 s).
         """
         dense = [fit for fit in fits if fit[1] is None]
         experts = [expert for expert, _, _ in dense]
         if not dense or not has_logistic_fast_path(experts):
             return fits, {}
-        _, target_proba = fit_logistic_experts(
+        _, target_proba, short = fit_logistic_experts(
             experts,
             data.X_expert,
             data.target,
             self.classes_,
             [weight for _, _, weight in dense],
-            parts.hessians,
+            parts.last_solves,
             n_jobs,
+            max_steps=None if solve_experts else 1,
         )
+        parts.experts_short = bool(short)
         known = {id(experts[j]): proba for j, proba in target_proba.items()}
         return [fit for fit in fits if id(fit[0]) not in known], known
 

@@ -26,7 +26,7 @@ from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 
 from skmoe._chunks import column_sums
-from skmoe._newton import minimize_cross_entropy
+from skmoe._newton import SolveEnd, minimize_cross_entropy
 
 _TOL = 1e-12
 _MAX_ITER = 50
@@ -67,19 +67,28 @@ def has_logistic_fast_path(experts):
     return all(_l2_penalty(expert) is not None for expert in experts)
 
 
-def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=1):
+def fit_logistic_experts(
+    experts, X, target, classes, weights, last_solves, n_jobs=1, max_steps=None
+):
     """Fit ``experts[j]`` on ``(X, classes[target])`` with ``sample_weight=weights[j]``.
 
     ``target`` holds each row's class index into ``classes``, every class present.
     The experts are clones of one prototype, so they share ``fit_intercept``.
-    ``hessians`` maps ``id(expert)`` to the Hessian of its previous fit, to start
-    from, and is updated. With ``n_jobs`` other than 1 the experts are solved in
-    threads (the kernels and BLAS release the GIL); each solve is the same either way.
+    ``last_solves`` maps ``id(expert)`` to the ``SolveEnd`` of its previous fit,
+    to start from, and is updated. With ``n_jobs`` other than 1 the experts are
+    solved in threads (the kernels and BLAS release the GIL); each solve is the same
+    either way.
+
+    With ``max_steps``, each expert takes at most that many Newton steps from its
+    current coefficients, which lowers its objective without solving it: EM's
+    generalised M-step. Else Newton runs to its tolerance.
+
     Returns the positions of the experts left unfitted (a class with no weight in
-    the expert, or Newton's method out of steps), which the caller fits itself, and
-    a dict mapping the position of each fitted expert to the probability it gives
-    each row's class: its ``predict_proba`` at ``target``, up to rounding, from
-    Newton's last pass over the rows.
+    the expert, or Newton's method out of its ``_MAX_ITER`` steps), which the
+    caller fits itself; a dict mapping the position of each fitted expert to the
+    probability it gives each row's class: its ``predict_proba`` at ``target``, up
+    to rounding, from Newton's last pass over the rows; and the positions of the
+    experts that ``max_steps`` stopped short of their optimum.
     """
     n_classes = classes.size
     n_features = X.shape[1]
@@ -100,19 +109,21 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
         total = weight.sum()
         if not np.all(weight @ targets > _MIN_CLASS_SHARE * total):
             return None
-        *solution, proba = minimize_cross_entropy(
+        last = last_solves.get(id(expert))
+        known = None if last is None else last.proba_at(expert.coef_, expert.intercept_)
+        return minimize_cross_entropy(
             _start(expert, classes, center, n_features),
             X_centered,
             targets,
             weight / total,
             _l2_penalty(expert) / total,
             tol=_TOL,
-            max_iter=_MAX_ITER,
+            max_iter=_MAX_ITER if max_steps is None else max_steps,
             free=free.ravel(),
-            hessian=hessians.get(id(expert)),
+            hessian=None if last is None else last.hessian,
+            proba=known,
             with_proba=True,
         )
-        return *solution, proba[np.arange(X.shape[0]), target]
 
     if n_jobs == 1 or len(experts) < 2:
         solutions = [solve(*pair) for pair in zip(experts, weights, strict=True)]
@@ -120,15 +131,21 @@ def fit_logistic_experts(experts, X, target, classes, weights, hessians, n_jobs=
         solutions = Parallel(n_jobs=n_jobs, backend="threading")(
             delayed(solve)(*pair) for pair in zip(experts, weights, strict=True)
         )
-    left = []
+    left, short = [], []
     target_proba = {}
     for j, (expert, solution) in enumerate(zip(experts, solutions, strict=True)):
-        if solution is None or not solution[2]:
+        if solution is None or not (solution[2] or max_steps is not None):
             left.append(j)
             continue
-        theta, n_iter, _, hessians[id(expert)], target_proba[j] = solution
+        theta, n_iter, converged, hessian, proba = solution
+        if not converged:
+            short.append(j)
         _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
-    return left, target_proba
+        last_solves[id(expert)] = SolveEnd(
+            hessian, (expert.coef_.copy(), expert.intercept_.copy()), proba
+        )
+        target_proba[j] = proba[np.arange(X.shape[0]), target]
+    return left, target_proba, short
 
 
 def _start(expert, classes, center, n_features):

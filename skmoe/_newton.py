@@ -11,31 +11,64 @@ square) that Newton's quadratic convergence beats quasi-Newton methods, above al
 from a warm start.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from skmoe._chunks import row_blocks
-from skmoe._kernels import softmax_cross_entropy, spread_rows
+from skmoe._kernels import (
+    softmax_cross_entropy,
+    softmax_cross_entropy_at,
+    spread_rows,
+)
 
 _TINY = np.finfo(np.float64).tiny
 
 
-def _penalized_cross_entropy(theta, X, targets, weights, alpha):
+@dataclass
+class SolveEnd:
+    """How a Newton solve on some rows ended, to start the next one on them.
+
+    The last Hessian, and the softmax probabilities over the rows at the
+    parameters the solve left, ``params`` (a tuple of arrays, as their owner
+    stores them): valid for as long as the owner holds those values.
+    """
+
+    hessian: np.ndarray
+    params: tuple
+    proba: np.ndarray
+
+    def proba_at(self, *params):
+        """The probabilities if ``params`` are the solve's, else None."""
+        same = len(params) == len(self.params) and all(
+            np.array_equal(new, old)
+            for new, old in zip(params, self.params, strict=True)
+        )
+        return self.proba if same else None
+
+
+def _penalized_cross_entropy(theta, X, targets, weights, alpha, proba=None):
     """The objective, its gradient in ``theta`` and the softmax probabilities.
 
     ``theta`` holds, row by row for each class, its coefficients and then its
     intercept; ``weights`` sum to one. Returns
     ``sum_i w_i CE(targets_i, softmax(X_i V^T + c)) + alpha / 2 ||V||^2``, its
-    gradient flattened like ``theta``, and ``softmax(X V^T + c)``.
+    gradient flattened like ``theta``, and ``softmax(X V^T + c)``, which may be
+    given as ``proba`` when an earlier pass over ``X`` computed it.
     """
     n_classes = targets.shape[1]
     params = theta.reshape(n_classes, X.shape[1] + 1)
     coef = params[:, :-1]
     grad = np.empty_like(params)
-    loss = np.empty(X.shape[0])
-    proba = np.empty((X.shape[0], n_classes))
-    softmax_cross_entropy(X, params, targets, weights, loss, grad, proba)
+    if proba is None:
+        loss = np.empty(X.shape[0])
+        proba = np.empty((X.shape[0], n_classes))
+        softmax_cross_entropy(X, params, targets, weights, loss, grad, proba)
+        value = loss.sum()
+    else:
+        value = softmax_cross_entropy_at(X, proba, targets, weights, grad)
     grad[:, :-1] += alpha * coef
-    value = loss.sum() + 0.5 * alpha * np.sum(coef * coef)
+    value += 0.5 * alpha * np.sum(coef * coef)
     return value, grad.ravel(), proba
 
 
@@ -111,6 +144,7 @@ def minimize_cross_entropy(
     max_iter,
     free=None,
     hessian=None,
+    proba=None,
     with_proba=False,
 ):
     """Damped Newton on the penalised cross-entropy, from ``theta``.
@@ -125,7 +159,9 @@ def minimize_cross_entropy(
     with a BFGS correction after each step, until a step through it falls short: a
     full step must cut the largest gradient component fourfold, else the Hessian is
     recomputed where the step ended. The Hessian only shapes the steps: it changes
-    how fast the method gets to where it stops, not where that is.
+    how fast the method gets to where it stops, not where that is. ``proba``, the
+    softmax probabilities at ``theta`` from an earlier pass over the same ``X`` (the
+    previous M-step's last), saves the first pass over the rows.
 
     Returns the new theta, the number of steps, whether a stopping rule on the
     gradient or the decrease held, the last Hessian used and, ``with_proba``, the
@@ -139,7 +175,9 @@ def minimize_cross_entropy(
     def objective(theta):
         return _penalized_cross_entropy(theta, X, targets, weights, alpha)
 
-    value, grad, proba = objective(theta)
+    value, grad, proba = _penalized_cross_entropy(
+        theta, X, targets, weights, alpha, proba
+    )
     grad[~free] = 0.0
     largest = np.max(np.abs(grad))
     fresh = False

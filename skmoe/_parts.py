@@ -26,14 +26,19 @@ class _Data:
 class _Parts:
     """The parameters EM updates: experts, gate and the likelihood's noise.
 
-    ``hessians`` keeps, by ``id`` of a logistic expert, the Hessian its fast path
-    last used, which starts the next M-step's Newton iterations.
+    ``last_solves`` keeps, by ``id`` of a logistic expert, how its fast path's
+    last Newton solve ended (``_newton.SolveEnd``), which starts the next
+    M-step's; ``gate_solve`` the same for the gate. ``experts_short``
+    says that the last M-step lowered some expert's objective without solving it
+    (a generalised M-step): EM does not stop on such a step.
     """
 
     experts: list
     gate: SoftmaxGate
     likelihood: object
-    hessians: dict = field(default_factory=dict)
+    last_solves: dict = field(default_factory=dict)
+    gate_solve: object = None
+    experts_short: bool = False
 
 
 @dataclass

@@ -222,7 +222,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         floor = max(_VARIANCE_FLOOR_RATIO * (variance if variance > 0 else 1.0), _TINY)
         return GaussianLikelihood(variance_floor=floor)
 
-    def _fit_by_fast_path(self, fits, data, parts, n_jobs):
+    def _fit_by_fast_path(self, fits, data, parts, n_jobs, solve_experts):
         """Fit ``LinearRegression`` and ``Ridge`` experts by their normal equations."""
         if not has_linear_fast_path([expert for expert, _, _ in fits]):
             return fits, {}

@@ -11,7 +11,7 @@ instead of 5.9 s next to one busy process.
 """
 
 from skmoe._kernels._estep import e_step, gaussian_log_likelihood
-from skmoe._kernels._gate import softmax_cross_entropy
+from skmoe._kernels._gate import softmax_cross_entropy, softmax_cross_entropy_at
 from skmoe._kernels._products import spread_rows
 from skmoe._kernels._topk import top_k_experts
 
@@ -19,6 +19,7 @@ __all__ = [
     "e_step",
     "gaussian_log_likelihood",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_at",
     "spread_rows",
     "top_k_experts",
 ]

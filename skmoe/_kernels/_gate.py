@@ -54,6 +54,60 @@ def softmax_cross_entropy(X, params, targets, sample_weight, loss, grad, proba):
     grad[:, -1] = intercept_grad
 
 
+def softmax_cross_entropy_at(X, proba, targets, sample_weight, grad):
+    """``softmax_cross_entropy`` where the probabilities are known already.
+
+    ``proba`` holds ``softmax(X W^T + b)`` from an earlier pass. Writes ``grad`` as
+    ``softmax_cross_entropy`` does and returns the summed loss,
+    ``-sum_i w_i targets[i] . log(proba[i])``, with the logarithm of a probability
+    that underflowed to zero taken at the smallest normal float (its row then
+    holds about as little weight). One product with ``X`` and the logarithms in
+    place of two products and the exponentials: less than half the time.
+    """
+    n_classes = proba.shape[1]
+    intercept_grad = np.zeros(n_classes)
+    grad[:, :-1] = 0.0
+    value = 0.0
+    for rows in row_blocks(X.shape[0], n_classes):
+        log_proba = np.maximum(proba[rows], np.finfo(np.float64).tiny)
+        np.log(log_proba, out=log_proba)
+        residuals = np.empty_like(log_proba)
+        value += _known_softmax_residuals(
+            proba[rows],
+            log_proba,
+            targets[rows],
+            sample_weight[rows],
+            residuals,
+            intercept_grad,
+        )
+        grad[:, :-1] += residuals.T @ X[rows]
+    grad[:, -1] = intercept_grad
+    return value
+
+
+@jit
+def _known_softmax_residuals(
+    proba, log_proba, targets, sample_weight, residuals, column_sums
+):
+    """Residuals ``w_i (s_i p_ik - targets[i, k])`` and their column sums, as in
+    ``_softmax_residuals``; returns ``-sum_i w_i targets[i] . log_proba[i]``."""
+    n_samples, n_classes = proba.shape
+    loss = 0.0
+    for i in range(n_samples):
+        target_sum = 0.0
+        dot = 0.0
+        for k in range(n_classes):
+            target_sum += targets[i, k]
+            dot += targets[i, k] * log_proba[i, k]
+        loss -= sample_weight[i] * dot
+        scale = sample_weight[i] * target_sum
+        for k in range(n_classes):
+            residual = scale * proba[i, k] - sample_weight[i] * targets[i, k]
+            residuals[i, k] = residual
+            column_sums[k] += residual
+    return loss
+
+
 @jit
 def _shift_logits(logits, targets, sample_weight, loss, scale):
     """Rows of ``logits`` minus their largest entry ``m_i``; the loss without its log.

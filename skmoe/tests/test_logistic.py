@@ -31,11 +31,13 @@ def _objective(model, X, y, weights):
     return -weights @ np.log(proba) + np.sum(model.coef_**2) / (2 * model.C)
 
 
-def _fast_fit(expert, X, y, weights, hessians=None):
+def _fast_fit(expert, X, y, weights, last_solves=None):
     classes, target = np.unique(y, return_inverse=True)
-    hessians = {} if hessians is None else hessians
-    left, _ = fit_logistic_experts([expert], X, target, classes, [weights], hessians)
-    assert left == []
+    last_solves = {} if last_solves is None else last_solves
+    left, _, short = fit_logistic_experts(
+        [expert], X, target, classes, [weights], last_solves
+    )
+    assert left == [] and short == []
     return expert
 
 
@@ -48,7 +50,7 @@ def test_fast_path_returns_the_fitted_experts_target_probabilities(
     X, y, weights = _weighted_problem(n_classes)
     classes, target = np.unique(y, return_inverse=True)
     experts = [LogisticRegression(fit_intercept=fit_intercept) for _ in range(2)]
-    _, target_proba = fit_logistic_experts(
+    _, target_proba, _ = fit_logistic_experts(
         experts, X, target, classes, [weights, weights[::-1].copy()], {}
     )
     assert sorted(target_proba) == [0, 1]
@@ -113,7 +115,7 @@ def test_a_class_without_weight_is_left_to_the_experts_own_fit():
     classes, target = np.unique(y, return_inverse=True)
     experts = [LogisticRegression(), LogisticRegression()]
     other = np.ones_like(weights)
-    left, _ = fit_logistic_experts(experts, X, target, classes, [weights, other], {})
+    left, _, _ = fit_logistic_experts(experts, X, target, classes, [weights, other], {})
     assert left == [0]
     assert not hasattr(experts[0], "coef_")
     assert experts[1].coef_.shape == (3, 4)
@@ -203,6 +205,59 @@ def test_em_with_the_fast_path_matches_em_with_tight_expert_fits(monkeypatch):
     np.testing.assert_allclose(fast.log_likelihood_, slow.log_likelihood_, rtol=1e-9)
     np.testing.assert_allclose(
         fast.predict_proba(X), slow.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
+
+
+def _record_fast_path(monkeypatch, exact=False):
+    """Each M-step's ``max_steps``, experts stopped short and weights."""
+    calls = []
+    original = fit_logistic_experts
+
+    def recording(experts, X, target, classes, weights, *args, **kwargs):
+        if exact:
+            kwargs["max_steps"] = None
+        left, proba, short = original(
+            experts, X, target, classes, weights, *args, **kwargs
+        )
+        calls.append((kwargs["max_steps"], short, [w.copy() for w in weights]))
+        return left, proba, short
+
+    monkeypatch.setattr("skmoe._classification.fit_logistic_experts", recording)
+    return calls
+
+
+def test_em_steps_experts_and_ends_on_an_m_step_that_solves_them(monkeypatch):
+    """One Newton step per expert and M-step, as the gate takes; the last M-step
+    solves every expert, so the fit ends where the experts' own fit would."""
+    X, y = make_moe_classification(n_samples=3000, n_classes=3, random_state=3)
+    params = {"n_experts": 2, "n_init": 1, "random_state": 0, "tol": 1e-10}
+    calls = _record_fast_path(monkeypatch)
+    stepped = MixtureOfExpertsClassifier(**params).fit(X, y)
+    assert stepped.converged_
+    assert all(max_steps == 1 for max_steps, _, _ in calls[:-1])
+    assert sum(bool(short) for _, short, _ in calls) > 10
+    last_steps, last_short, last_weights = calls[-1]
+    assert last_steps is None and last_short == []
+    for expert, weights in zip(stepped.experts_, last_weights, strict=True):
+        solved = _fast_fit(LogisticRegression(), X, y, weights)
+        # Both solves end at the rounding level of the objective, where the
+        # intercept of a class with little weight in the expert is flat (they
+        # differ by 7e-5 here): compare the objectives and the coefficients.
+        np.testing.assert_allclose(
+            _objective(expert, X, y, weights),
+            _objective(solved, X, y, weights),
+            rtol=1e-13,
+        )
+        np.testing.assert_allclose(expert.coef_, solved.coef_, atol=1e-6)
+
+    # EM that solves the experts at every M-step reaches the same fit.
+    _record_fast_path(monkeypatch, exact=True)
+    solved = MixtureOfExpertsClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(
+        stepped.log_likelihood_, solved.log_likelihood_, rtol=1e-8
+    )
+    np.testing.assert_allclose(
+        stepped.predict_proba(X), solved.predict_proba(X), atol=1e-5
     )
 
 

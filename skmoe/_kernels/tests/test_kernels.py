@@ -9,6 +9,7 @@ from skmoe._kernels import (
     e_step,
     gaussian_log_likelihood,
     softmax_cross_entropy,
+    softmax_cross_entropy_at,
     spread_rows,
     top_k_experts,
 )
@@ -101,6 +102,37 @@ def test_softmax_cross_entropy_matches_numpy(blocks):
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(proba_out, proba, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_cross_entropy_from_known_probabilities(blocks):
+    """The same loss and gradient without recomputing the probabilities."""
+    rng = np.random.RandomState(1)
+    X = rng.standard_normal((300, 3))
+    params = 2.0 * rng.standard_normal((4, 4))
+    targets = rng.dirichlet(np.ones(4), size=300)
+    targets[:10] *= 0.5
+    targets[10:20] = np.eye(4)[rng.randint(4, size=10)]  # one-hot rows, zeros
+    weights = rng.uniform(0, 2, size=300)
+    loss = np.empty(300)
+    grad = np.empty_like(params)
+    proba = np.empty((300, 4))
+    softmax_cross_entropy(X, params, targets, weights, loss, grad, proba)
+
+    known_grad = np.full_like(params, np.nan)
+    value = softmax_cross_entropy_at(X, proba, targets, weights, known_grad)
+    np.testing.assert_allclose(value, loss.sum(), rtol=1e-12)
+    np.testing.assert_allclose(known_grad, grad, rtol=1e-11, atol=1e-13)
+
+
+def test_softmax_cross_entropy_at_an_underflowed_probability_stays_finite():
+    X = np.zeros((2, 1))
+    proba = np.array([[1.0, 0.0], [0.5, 0.5]])
+    targets = np.array([[0.0, 1.0], [1.0, 0.0]])
+    grad = np.empty((2, 2))
+    value = softmax_cross_entropy_at(X, proba, targets, np.ones(2), grad)
+    tiny = np.finfo(np.float64).tiny
+    np.testing.assert_allclose(value, -np.log(tiny) + np.log(2.0))
+    assert np.all(np.isfinite(grad))
 
 
 def test_spread_rows_matches_numpy():
