@@ -619,14 +619,7 @@ class BaseMixtureOfExperts(
         # One damped Newton step lowers the gate's objective, which is all EM needs
         # to never decrease its own (a generalised EM); solving the gate to its
         # optimum each M-step took 2.3x as long for the same fit.
-        parts.gate_solve = parts.gate._fit(
-            data.X_gate,
-            resp,
-            w,
-            max_iter=1,
-            same_data=iteration > 1,
-            last=parts.gate_solve,
-        )
+        parts.gate._fit(data.X_gate, resp, w, max_iter=1, same_data=iteration > 1)
         weights = resp if data.unit_weight else resp * w[:, None]
         min_weight = _MIN_WEIGHT_SHARE * w.sum()
         hard = self.solver == "cem"

@@ -21,7 +21,6 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 
 from skmoe._newton import (
     _TINY,
-    SolveEnd,
     _penalized_cross_entropy,
     minimize_cross_entropy,
 )
@@ -153,38 +152,29 @@ class SoftmaxGate(BaseEstimator):
         if np.any(targets < 0):
             raise ValueError("targets must be non-negative.")
         sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-        self._fit(X, targets, sample_weight)
-        return self
+        return self._fit(X, targets, sample_weight)
 
-    def _fit(
-        self, X, targets, sample_weight, max_iter=None, same_data=False, last=None
-    ):
+    def _fit(self, X, targets, sample_weight, max_iter=None, same_data=False):
         """Fit on validated float64 arrays, warm-started from the previous fit.
 
         ``max_iter`` overrides the parameter: EM takes one Newton step per M-step.
         ``same_data`` says that ``X`` and ``sample_weight`` are those of the previous
-        call (EM's later M-steps), so their standardisation is kept, and ``last`` is
-        what that call returned: a ``SolveEnd`` whose probabilities save a pass over
-        the rows while the coefficients are the ones it left (None when the gate
-        has no Newton solve).
+        call (EM's later M-steps), so their standardisation is kept.
         """
         n_experts = targets.shape[1]
         n_features = X.shape[1]
         if same_data:
-            X_std = (X - self.mean_) / self.scale_
+            X_std = X - self.mean_
+            X_std /= self.scale_
         else:
             X_std = self._standardize(X, sample_weight)
-        end = None
         if n_experts == 1 or n_features == 0:
             self._fit_intercepts_only(targets, sample_weight, n_features)
         else:
             max_iter = self.max_iter if max_iter is None else max_iter
-            proba = None
-            if same_data and last is not None:
-                proba = last.proba_at(self._coef_std, self._intercept_std)
-            end = self._fit_newton(X_std, targets, sample_weight, max_iter, proba)
+            self._fit_newton(X_std, targets, sample_weight, max_iter)
         self._set_public_coefficients()
-        return end
+        return self
 
     def _standardize(self, X, sample_weight):
         """``X`` standardised by its weighted mean and scale, which are stored."""
@@ -233,36 +223,21 @@ class SoftmaxGate(BaseEstimator):
         self._intercept_std = log_mean - log_mean.mean()
         self.n_iter_ = 0
 
-    def _fit_newton(self, X_std, targets, sample_weight, max_iter, proba=None):
-        """Damped Newton from the previous fit: a few iterations once EM settles.
-
-        ``proba`` are the probabilities at the current coefficients, if known.
-        Returns the ``SolveEnd``.
-        """
+    def _fit_newton(self, X_std, targets, sample_weight, max_iter):
+        """Damped Newton from the previous fit: a few iterations once EM settles."""
         n_experts, n_features = targets.shape[1], X_std.shape[1]
         weights = sample_weight / sample_weight.sum()
         if getattr(self, "_coef_std", np.empty(0)).shape == (n_experts, n_features):
             theta = np.column_stack([self._coef_std, self._intercept_std]).ravel()
         else:
             theta = np.zeros(n_experts * (n_features + 1))
-        theta, n_iter, _, hessian, proba = minimize_cross_entropy(
-            theta,
-            X_std,
-            targets,
-            weights,
-            self.alpha,
-            tol=self.tol,
-            max_iter=max_iter,
-            proba=proba,
-            with_proba=True,
+        theta, n_iter, *_ = minimize_cross_entropy(
+            theta, X_std, targets, weights, self.alpha, tol=self.tol, max_iter=max_iter
         )
         params = theta.reshape(n_experts, n_features + 1)
         self._coef_std = params[:, :-1].copy()
         self._intercept_std = params[:, -1] - params[:, -1].mean()
         self.n_iter_ = n_iter
-        return SolveEnd(
-            hessian, (self._coef_std.copy(), self._intercept_std.copy()), proba
-        )
 
     def _drop_expert(self, k):
         """Remove expert ``k``'s logit (EM dropped the expert)."""

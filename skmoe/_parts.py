@@ -28,7 +28,7 @@ class _Parts:
 
     ``last_solves`` keeps, by ``id`` of a logistic expert, how its fast path's
     last Newton solve ended (``_newton.SolveEnd``), which starts the next
-    M-step's; ``gate_solve`` the same for the gate. ``experts_short``
+    M-step's. ``experts_short``
     says that the last M-step lowered some expert's objective without solving it
     (a generalised M-step): EM does not stop on such a step.
     """
@@ -37,7 +37,6 @@ class _Parts:
     gate: SoftmaxGate
     likelihood: object
     last_solves: dict = field(default_factory=dict)
-    gate_solve: object = None
     experts_short: bool = False
 
 

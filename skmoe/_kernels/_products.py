@@ -20,11 +20,17 @@ def spread_rows(X, weights, row_scale, spread, design):
     n_samples, n_features = X.shape
     n_columns = weights.shape[1]
     width = n_features + 1
+    # Built in a local row first: read back from ``design``, which numba cannot
+    # prove distinct from ``spread``, the copies took 1.5x as long.
+    row = np.empty(width)
     for i in range(n_samples):
         root = np.sqrt(row_scale[i])
         for j in range(n_features):
-            design[i, j] = root * X[i, j]
-        design[i, n_features] = root
+            row[j] = root * X[i, j]
+        row[n_features] = root
+        for j in range(width):
+            design[i, j] = row[j]
         for k in range(n_columns):
+            weight = weights[i, k]
             for j in range(width):
-                spread[i, k * width + j] = weights[i, k] * design[i, j]
+                spread[i, k * width + j] = weight * row[j]
