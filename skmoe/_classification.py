@@ -115,7 +115,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     tol : float, default=1e-5
         EM stops when the mean log-likelihood per unit of sample weight changes by
-        less than ``tol`` between iterations.
+        less than ``tol`` between iterations. ``LogisticRegression`` experts take
+        one Newton step per M-step; when the rule holds after such a step, EM runs
+        one more iteration, which solves them (see the user guide, "core").
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations and, with ``solver="gradient"``, the order of

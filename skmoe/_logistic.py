@@ -10,9 +10,10 @@ and the sigmoid of the log-odds of ``classes_[1]`` (one row of ``W``) when there
 two. Divided by ``sum_i s_i``, that is the gate's objective with one-hot targets and
 ``alpha = 1 / (C sum_i s_i)``, the binary case being the two-class softmax with the
 first class's logit held at zero. The gate's damped Newton solver therefore fits it,
-warm-started from the expert's previous coefficients and Hessian: a few steps and
-rarely a new Hessian per EM iteration, where the expert's own ``fit`` runs L-BFGS
-from zero. Newton runs until the largest component of the gradient is below
+warm-started from the expert's previous coefficients, Hessian and probabilities,
+where the expert's own ``fit`` runs L-BFGS from zero. Inside EM it takes one step
+per M-step (``max_steps``) until the M-step that ends EM, which solves the
+experts. A solve runs until the largest component of the gradient is below
 ``_TOL``, or until the decrease its next step predicts is at the rounding level of
 the objective (which on EM's problems usually ends it at a gradient near 1e-9,
 still 1e5 times tighter than ``fit``'s default ``tol`` on the same gradient). The

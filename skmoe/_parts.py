@@ -27,10 +27,9 @@ class _Parts:
     """The parameters EM updates: experts, gate and the likelihood's noise.
 
     ``last_solves`` keeps, by ``id`` of a logistic expert, how its fast path's
-    last Newton solve ended (``_newton.SolveEnd``), which starts the next
-    M-step's. ``experts_short``
-    says that the last M-step lowered some expert's objective without solving it
-    (a generalised M-step): EM does not stop on such a step.
+    last Newton solve ended (``_newton.SolveEnd``), which starts the next M-step's.
+    ``experts_short`` says that the last M-step lowered some expert's objective
+    without solving it (a generalised M-step): EM does not stop on such a step.
     """
 
     experts: list

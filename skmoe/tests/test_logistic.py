@@ -95,18 +95,32 @@ def test_fast_path_is_at_least_as_good_as_the_default_fit(n_classes):
 
 def test_warm_start_and_a_stale_hessian_reach_the_same_optimum():
     X, y, weights = _weighted_problem(3, seed=2)
-    hessians = {}
-    expert = _fast_fit(LogisticRegression(), X, y, weights, hessians)
-    assert id(expert) in hessians
-    # New weights, the previous coefficients and Hessian as the start: EM's case.
+    last_solves = {}
+    expert = _fast_fit(LogisticRegression(), X, y, weights, last_solves)
+    assert id(expert) in last_solves
+    # New weights, the previous coefficients, Hessian and probabilities as the
+    # start: EM's case.
     new_weights = np.random.RandomState(3).uniform(size=weights.size)
-    _fast_fit(expert, X, y, new_weights, hessians)
+    _fast_fit(expert, X, y, new_weights, last_solves)
     cold = _fast_fit(LogisticRegression(), X, y, new_weights)
     # The tolerance of the comparison with fit above: along the column of scale 0.1
     # the objective is flat enough that both solves end about 1e-7 from the optimum
     # (newton-cholesky with tol=1e-14), each on its own side.
     np.testing.assert_allclose(expert.coef_, cold.coef_, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(expert.intercept_, cold.intercept_, atol=1e-6)
+
+
+def test_kept_probabilities_serve_only_the_coefficients_they_belong_to():
+    X, y, weights = _weighted_problem(3, seed=4)
+    last_solves = {}
+    expert = _fast_fit(LogisticRegression(), X, y, weights, last_solves)
+    end = last_solves[id(expert)]
+    assert end.proba_at(expert.coef_, expert.intercept_) is end.proba
+    np.testing.assert_allclose(end.proba, expert.predict_proba(X), rtol=1e-12)
+    # Refitted by anything else, the expert no longer matches them.
+    expert.fit(X, y, sample_weight=weights[::-1])
+    assert end.proba_at(expert.coef_, expert.intercept_) is None
+    assert end.proba_at(expert.coef_[:1], expert.intercept_[:1]) is None
 
 
 def test_a_class_without_weight_is_left_to_the_experts_own_fit():
