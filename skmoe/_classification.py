@@ -100,7 +100,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     init : {"auto", "kmeans", "random"} or array-like of shape \
             (n_samples, n_experts), default="auto"
         Initial responsibilities: hard labels from k-means on the standardised
-        ``[x, one-hot(y)]``, random Dirichlet rows, or given. ``"auto"`` starts the
+        inputs (not the labels), random Dirichlet rows, or given. ``"auto"`` starts the
         first restart from k-means and the others at random: k-means finds regimes
         that are separate in the inputs, random starts find regimes that overlap
         (such as crossing curves), and the best log-likelihood is kept.
@@ -255,7 +255,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return np.searchsorted(self.classes_, y)
 
     def _target_columns(self, target):
-        return np.eye(self.classes_.size)[target]
+        # None: k-means on [x, one-hot(y)] splits the rows by class and starts each
+        # logistic expert on one class, a start EM leaves slowly and for worse
+        # optima (docs: core.rst, "Initialisation").
+        return np.empty((target.shape[0], 0))
 
     def _make_likelihood(self, y, sample_weight):
         return CategoricalLikelihood()
