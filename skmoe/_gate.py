@@ -228,11 +228,21 @@ class SoftmaxGate(BaseEstimator):
         n_experts, n_features = targets.shape[1], X_std.shape[1]
         weights = sample_weight / sample_weight.sum()
         if getattr(self, "_coef_std", np.empty(0)).shape == (n_experts, n_features):
-            theta = np.column_stack([self._coef_std, self._intercept_std]).ravel()
+            # Coefficients that sum to zero over the experts: the same logits, a
+            # penalty no larger, and what Newton's reference coordinates need.
+            coef = self._coef_std - self._coef_std.mean(axis=0)
+            theta = np.column_stack([coef, self._intercept_std]).ravel()
         else:
             theta = np.zeros(n_experts * (n_features + 1))
         theta, n_iter, *_ = minimize_cross_entropy(
-            theta, X_std, targets, weights, self.alpha, tol=self.tol, max_iter=max_iter
+            theta,
+            X_std,
+            targets,
+            weights,
+            self.alpha,
+            tol=self.tol,
+            max_iter=max_iter,
+            reference=True,
         )
         params = theta.reshape(n_experts, n_features + 1)
         self._coef_std = params[:, :-1].copy()

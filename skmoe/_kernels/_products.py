@@ -14,12 +14,13 @@ def spread_rows(X, weights, row_scale, spread, design):
     """The rows of the products that build Hessians and normal equations.
 
     ``design[i] = sqrt(c_i) [x_i, 1]`` with ``c_i = row_scale[i] >= 0``, and
-    ``spread[i]`` its copies scaled by ``weights[i, k]``, one after another. One
-    pass, where NumPy's broadcasting took longer than the products themselves.
+    ``spread[i]`` its copies scaled by ``weights[i, k]``, one after another, for as
+    many leading columns ``k`` of ``weights`` as ``spread`` has room for. One pass,
+    where NumPy's broadcasting took longer than the products themselves.
     """
     n_samples, n_features = X.shape
-    n_columns = weights.shape[1]
     width = n_features + 1
+    n_columns = spread.shape[1] // width
     # Built in a local row first: read back from ``design``, which numba cannot
     # prove distinct from ``spread``, the copies took 1.5x as long.
     row = np.empty(width)

@@ -6,7 +6,14 @@ from scipy.optimize import approx_fprime
 from scipy.special import softmax
 
 from skmoe import SoftmaxGate
-from skmoe._newton import _cross_entropy_hessian, _penalized_cross_entropy
+from skmoe._newton import (
+    _cross_entropy_hessian,
+    _from_differences,
+    _gradient_by_differences,
+    _penalized_cross_entropy,
+    _to_differences,
+    minimize_cross_entropy,
+)
 
 
 def _soft_targets(rng, n_samples, coef, intercept):
@@ -59,6 +66,57 @@ def test_hessian_matches_finite_differences_of_the_gradient(alpha, monkeypatch):
     )
     np.testing.assert_allclose(hessian, numeric, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hessian, hessian.T, atol=1e-15)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_hessian_by_differences_matches_finite_differences(alpha, monkeypatch):
+    """In the coordinates of coefficients that sum to zero over the classes, each
+    class's parameters less the last class's."""
+    monkeypatch.setattr("skmoe._chunks._CHUNK_FLOATS", 112)
+    rng = np.random.RandomState(1)
+    n_classes = 4
+    X = rng.standard_normal((60, 3))
+    targets = rng.dirichlet(np.ones(n_classes), size=60)
+    weights = rng.uniform(size=60)
+    weights /= weights.sum()
+    differences = rng.standard_normal((n_classes - 1) * 4)
+    theta = _from_differences(differences, n_classes)
+    np.testing.assert_allclose(
+        theta.reshape(n_classes, 4)[:, :3].sum(axis=0), 0.0, atol=1e-15
+    )
+    np.testing.assert_allclose(_to_differences(theta, n_classes), differences)
+
+    def gradient(u):
+        theta = _from_differences(u, n_classes)
+        grad = _penalized_cross_entropy(theta, X, targets, weights, alpha)[1]
+        return _gradient_by_differences(grad, n_classes)
+
+    _, _, proba = _penalized_cross_entropy(theta, X, targets, weights, alpha)
+    row_weight = weights * targets.sum(axis=1)
+    hessian = _cross_entropy_hessian(X, proba, row_weight, alpha, reference=True)
+    numeric = np.column_stack(
+        [
+            approx_fprime(differences, lambda u, j=j: gradient(u)[j], 1e-7)
+            for j in range(differences.size)
+        ]
+    )
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_newton_by_differences_takes_the_full_hessians_steps():
+    rng = np.random.RandomState(2)
+    X = rng.standard_normal((500, 3))
+    targets = rng.dirichlet(np.ones(4), size=500)
+    weights = np.full(500, 1 / 500)
+    start = _from_differences(rng.standard_normal(3 * 4), 4)
+    for max_iter in (1, 3):
+        steps = [
+            minimize_cross_entropy(
+                start, X, targets, weights, 0.1, tol=0.0, max_iter=max_iter, **how
+            )[0]
+            for how in ({}, {"reference": True})
+        ]
+        np.testing.assert_allclose(steps[1], steps[0], rtol=1e-10, atol=1e-12)
 
 
 def test_recovers_softmax_parameters_from_exact_targets():
