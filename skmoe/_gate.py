@@ -243,6 +243,7 @@ class SoftmaxGate(BaseEstimator):
             tol=self.tol,
             max_iter=max_iter,
             reference=True,
+            final_gradient=False,
         )
         params = theta.reshape(n_experts, n_features + 1)
         self._coef_std = params[:, :-1].copy()

@@ -11,7 +11,11 @@ instead of 5.9 s next to one busy process.
 """
 
 from skmoe._kernels._estep import e_step, gaussian_log_likelihood
-from skmoe._kernels._gate import softmax_cross_entropy, softmax_cross_entropy_at
+from skmoe._kernels._gate import (
+    softmax_cross_entropy,
+    softmax_cross_entropy_at,
+    softmax_cross_entropy_value,
+)
 from skmoe._kernels._products import spread_rows
 from skmoe._kernels._topk import top_k_experts
 
@@ -20,6 +24,7 @@ __all__ = [
     "gaussian_log_likelihood",
     "softmax_cross_entropy",
     "softmax_cross_entropy_at",
+    "softmax_cross_entropy_value",
     "spread_rows",
     "top_k_experts",
 ]

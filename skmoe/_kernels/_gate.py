@@ -54,6 +54,27 @@ def softmax_cross_entropy(X, params, targets, sample_weight, loss, grad, proba):
     grad[:, -1] = intercept_grad
 
 
+def softmax_cross_entropy_value(X, params, targets, sample_weight):
+    """The summed loss of ``softmax_cross_entropy`` alone.
+
+    Without the probabilities and the gradient's product with ``X``: two thirds of
+    the time, for a line search that only compares values.
+    """
+    n_classes = params.shape[0]
+    coef_t = np.ascontiguousarray(params[:, :-1].T)
+    ones = np.ones(n_classes)
+    value = 0.0
+    for rows in row_blocks(X.shape[0], n_classes):
+        logits = X[rows] @ coef_t
+        logits += params[:, -1]
+        loss = np.empty(logits.shape[0])
+        scale = np.empty(logits.shape[0])
+        _shift_logits(logits, targets[rows], sample_weight[rows], loss, scale)
+        np.exp(logits, out=logits)
+        value += loss.sum() + scale @ np.log(logits @ ones)
+    return value
+
+
 def softmax_cross_entropy_at(X, proba, targets, sample_weight, grad):
     """``softmax_cross_entropy`` where the probabilities are known already.
 

@@ -114,9 +114,14 @@ def test_newton_by_differences_takes_the_full_hessians_steps():
             minimize_cross_entropy(
                 start, X, targets, weights, 0.1, tol=0.0, max_iter=max_iter, **how
             )[0]
-            for how in ({}, {"reference": True})
+            for how in (
+                {},
+                {"reference": True},
+                {"reference": True, "final_gradient": False},
+            )
         ]
         np.testing.assert_allclose(steps[1], steps[0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(steps[2], steps[1])
 
 
 def test_recovers_softmax_parameters_from_exact_targets():

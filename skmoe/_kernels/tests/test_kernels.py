@@ -10,6 +10,7 @@ from skmoe._kernels import (
     gaussian_log_likelihood,
     softmax_cross_entropy,
     softmax_cross_entropy_at,
+    softmax_cross_entropy_value,
     spread_rows,
     top_k_experts,
 )
@@ -122,6 +123,22 @@ def test_softmax_cross_entropy_from_known_probabilities(blocks):
     value = softmax_cross_entropy_at(X, proba, targets, weights, known_grad)
     np.testing.assert_allclose(value, loss.sum(), rtol=1e-12)
     np.testing.assert_allclose(known_grad, grad, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("scale", [1.0, 300.0])
+def test_softmax_cross_entropy_value_is_the_summed_loss(scale, blocks):
+    rng = np.random.RandomState(2)
+    X = rng.standard_normal((300, 3))
+    params = scale * rng.standard_normal((4, 4))
+    targets = rng.dirichlet(np.ones(4), size=300)
+    targets[:10] *= 0.5
+    weights = rng.uniform(0, 2, size=300)
+    loss = np.empty(300)
+    softmax_cross_entropy(
+        X, params, targets, weights, loss, np.empty_like(params), np.empty((300, 4))
+    )
+    value = softmax_cross_entropy_value(X, params, targets, weights)
+    np.testing.assert_allclose(value, loss.sum(), rtol=1e-12)
 
 
 def test_softmax_cross_entropy_at_an_underflowed_probability_stays_finite():
