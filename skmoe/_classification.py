@@ -255,9 +255,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return np.searchsorted(self.classes_, y)
 
     def _target_columns(self, target):
-        # None: k-means on [x, one-hot(y)] splits the rows by class and starts each
-        # logistic expert on one class, a start EM leaves slowly and for worse
-        # optima (docs: core.rst, "Initialisation").
+        # No columns: k-means on [x, one-hot(y)] splits the rows by class and
+        # starts each logistic expert on one class, a start EM leaves slowly and
+        # for worse optima (docs: core.rst, "Initialisation").
         return np.empty((target.shape[0], 0))
 
     def _make_likelihood(self, y, sample_weight):
