@@ -260,6 +260,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         # for worse optima (docs: core.rst, "Initialisation").
         return np.empty((target.shape[0], 0))
 
+    def _subsample_fits(self, target):
+        # An expert fitted where a class is missing would start without it.
+        return np.unique(target).size == self.classes_.size
+
     def _make_likelihood(self, y, sample_weight):
         return CategoricalLikelihood()
 

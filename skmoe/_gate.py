@@ -168,6 +168,11 @@ class SoftmaxGate(BaseEstimator):
             X_std /= self.scale_
         else:
             X_std = self._standardize(X, sample_weight)
+            if getattr(self, "coef_", np.empty(0)).shape == (n_experts, n_features):
+                # New data, new scaling: the same logits in its coordinates, so
+                # that the fit starts from the model it continues.
+                self._coef_std = self.coef_ * self.scale_
+                self._intercept_std = self.intercept_ + self.coef_ @ self.mean_
         if n_experts == 1 or n_features == 0:
             self._fit_intercepts_only(targets, sample_weight, n_features)
         else:

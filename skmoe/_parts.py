@@ -21,6 +21,16 @@ class _Data:
     def __post_init__(self):
         self.unit_weight = bool(np.all(self.sample_weight == 1.0))
 
+    def take(self, rows):
+        """The data of ``rows`` only."""
+        return _Data(
+            X_gate=self.X_gate[rows],
+            X_expert=self.X_expert[rows],
+            y=self.y[rows],
+            target=self.target[rows],
+            sample_weight=self.sample_weight[rows],
+        )
+
 
 @dataclass
 class _Parts:
