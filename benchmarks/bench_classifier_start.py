@@ -5,7 +5,8 @@ Prints the figures and writes them to ``benchmarks/results/classifier_start.txt`
 
 On data drawn from a mixture of logistic experts (``make_moe_classification``,
 20,000 rows, six shapes of features, experts and classes, four data seeds each),
-one EM run (``n_init=1``, ``max_iter=500``) of ``MixtureOfExpertsClassifier`` from:
+one EM run on all rows (``n_init=1``, ``max_iter=500``, ``init_size=None``) of
+``MixtureOfExpertsClassifier`` from:
 
 - ``init="kmeans"``: k-means on the standardised inputs (skmoe's start);
 - k-means on the standardised ``[x, one-hot(y)]`` (skmoe's start before 0.1), given
@@ -81,6 +82,7 @@ def main():
                         n_experts=n_experts,
                         init=init,
                         n_init=1,
+                        init_size=None,
                         max_iter=500,
                         random_state=seed,
                     )

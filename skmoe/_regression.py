@@ -111,6 +111,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         Number of EM runs from different initialisations; the one with the highest
         (penalised) log-likelihood is kept.
 
+    init_size : int, "auto" or None, default="auto"
+        Each EM run first runs on a random subsample of this many rows (of positive
+        weight), from the start ``init`` gives, then on all rows from the model it
+        ends with: the regimes show in a subsample, and the iterations on all rows
+        are few. It runs when the data has at least twice as many rows.
+        ``"auto"`` is 10,000; None runs EM on all rows from the start.
+        ``n_iter_``, ``log_likelihood_curve_`` and the callbacks count the
+        iterations on all rows. Ignored with ``solver="gradient"``. See the user
+        guide, "Initialisation".
+
     max_iter : int, default=200
         Maximum number of EM iterations per run; epochs with
         ``solver="gradient"``.
@@ -165,7 +175,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     collapsed_ : list of dict
         The expert collapses of the kept EM run, in order: ``iteration``,
         ``expert`` (its index at that moment), ``share`` and ``action``
-        (``"dropped"``, ``"reseeded"`` or ``"kept: the last expert"``).
+        (``"dropped"``, ``"reseeded"`` or ``"kept: the last expert"``);
+        iteration 0 is the EM on the ``init_size`` subsample.
 
     n_iter_ : int
         EM iterations of the kept run; epochs with ``solver="gradient"``; calls
