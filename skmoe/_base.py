@@ -61,7 +61,8 @@ from skmoe.exceptions import ExpertCollapseWarning, ExpertFitError
 # refitting on (numerically) all-zero weights is undefined for most estimators.
 _MIN_WEIGHT_SHARE = 1e-10
 # init_size="auto": EM starts on this many rows when the data has twice as many.
-# On 100,000 rows, 5,000 to 20,000 gave fits as fast and as good (performance.rst).
+# On benchmark 4's 100,000 rows, 5,000, 10,000 and 20,000 made fits about equally
+# fast; a smaller subsample says less about the regimes (docs: core.rst).
 _AUTO_INIT_SIZE = 10_000
 # How messages and plots name each solver and its steps.
 SOLVER_NAMES = {
