@@ -538,10 +538,10 @@ class BaseMixtureOfExperts(
         """The sorted rows of the subsample EM starts on, or None for all rows.
 
         ``init_size`` rows of positive weight, drawn without replacement, when the
-        data has at least twice as many; never for the gradient solver.
+        data has at least twice as many.
         """
         size = _AUTO_INIT_SIZE if self.init_size == "auto" else self.init_size
-        if size is None or self.solver == "gradient":
+        if size is None:
             return None
         candidates = np.flatnonzero(data.sample_weight > 0)
         if candidates.size < 2 * size:

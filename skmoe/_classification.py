@@ -110,15 +110,16 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         (penalised) log-likelihood is kept.
 
     init_size : int, "auto" or None, default="auto"
-        Each EM run first runs on a random subsample of this many rows (of positive
-        weight), from the start ``init`` gives, then on all rows from the model it
-        ends with: the regimes show in a subsample, and the iterations on all rows
-        are few. It runs when the data has at least twice as many rows.
-        ``"auto"`` is 10,000; None runs EM on all rows from the start.
-        ``n_iter_``, ``log_likelihood_curve_`` and the callbacks count the
-        iterations on all rows. Ignored with ``solver="gradient"``. See the user
-        guide, "Initialisation". A subsample that
-        misses a class is not used: EM then runs on all rows.
+        Each EM run first converges on a random subsample of this many rows (of
+        positive weight), from the start ``init`` gives, then continues on all rows
+        from there: the subsample shows the regimes, and few iterations on all rows
+        remain. Only when the data has at least twice as many rows; ``"auto"`` is
+        10,000 and None runs EM on all rows from the start. ``n_iter_``,
+        ``log_likelihood_curve_`` and the callbacks count the iterations on all
+        rows. Ignored with ``solver="gradient"``. See the user guide,
+        "Initialisation": with a single restart, the subsample's EM ended in a
+        worse local optimum than EM on all rows in 8 of 15 benchmark fits and in a
+        better one in 3. A subsample that misses a class is not used.
 
     max_iter : int, default=200
         Maximum number of EM iterations per run; epochs with

@@ -112,14 +112,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         (penalised) log-likelihood is kept.
 
     init_size : int, "auto" or None, default="auto"
-        Each EM run first runs on a random subsample of this many rows (of positive
-        weight), from the start ``init`` gives, then on all rows from the model it
-        ends with: the regimes show in a subsample, and the iterations on all rows
-        are few. It runs when the data has at least twice as many rows.
-        ``"auto"`` is 10,000; None runs EM on all rows from the start.
-        ``n_iter_``, ``log_likelihood_curve_`` and the callbacks count the
-        iterations on all rows. Ignored with ``solver="gradient"``. See the user
-        guide, "Initialisation".
+        Each EM run first converges on a random subsample of this many rows (of
+        positive weight), from the start ``init`` gives, then continues on all rows
+        from there: the subsample shows the regimes, and few iterations on all rows
+        remain. Only when the data has at least twice as many rows; ``"auto"`` is
+        10,000 and None runs EM on all rows from the start. ``n_iter_``,
+        ``log_likelihood_curve_`` and the callbacks count the iterations on all
+        rows. Ignored with ``solver="gradient"``. See the user guide,
+        "Initialisation".
 
     max_iter : int, default=200
         Maximum number of EM iterations per run; epochs with

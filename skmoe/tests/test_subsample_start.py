@@ -55,9 +55,9 @@ def test_default_starts_large_fits_on_ten_thousand_rows(em_runs):
 def test_given_responsibilities_start_the_subsample_at_its_rows(em_runs):
     X, y = make_moe_regression(n_samples=2000, random_state=0)
     init = np.eye(2)[(X[:, 0] > 0).astype(int)]
-    MixtureOfExpertsRegressor(
-        n_init=1, init=init, init_size=400, random_state=0
-    ).fit(X, y)
+    MixtureOfExpertsRegressor(n_init=1, init=init, init_size=400, random_state=0).fit(
+        X, y
+    )
     sample, resp = em_runs[0]
     np.testing.assert_array_equal(resp, np.eye(2)[(sample.X_gate[:, 0] > 0) * 1])
 
@@ -142,3 +142,15 @@ def test_gate_refit_on_new_data_starts_from_the_same_logits():
     before = gate.decision_function(X_new)
     gate._fit(X_new, targets[:300], np.ones(300), max_iter=0)
     np.testing.assert_allclose(gate.decision_function(X_new), before, atol=1e-12)
+
+
+def test_restarts_draw_their_subsamples_alike_in_any_number_of_jobs():
+    X, y = make_moe_regression(n_samples=2000, random_state=0)
+    fits = [
+        MixtureOfExpertsRegressor(
+            n_init=2, init_size=500, n_jobs=n_jobs, random_state=0
+        ).fit(X, y)
+        for n_jobs in (1, 2)
+    ]
+    assert fits[0].log_likelihood_ == fits[1].log_likelihood_
+    np.testing.assert_array_equal(fits[0].gate_.coef_, fits[1].gate_.coef_)
