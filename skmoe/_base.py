@@ -855,7 +855,7 @@ class BaseMixtureOfExperts(
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     def _gate_inputs(self, X):
-        return np.ascontiguousarray(_columns(X, self.gate_features_), dtype=np.float64)
+        return np.ascontiguousarray(_columns(X, self.gate_features_))
 
     def _expert_inputs(self, X):
         return _columns(X, self.expert_features_)

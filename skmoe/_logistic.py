@@ -97,7 +97,7 @@ def fit_logistic_experts(
     # Centring only improves the conditioning (the intercepts absorb it); without
     # intercepts the model is not shift-invariant, so X is used as it is.
     center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(n_features)
-    X_centered = X - center if fit_intercept else X
+    X_centered = np.subtract(X, center, dtype=X.dtype) if fit_intercept else X
     targets = np.zeros((X.shape[0], n_classes))
     targets[np.arange(X.shape[0]), target] = 1.0
     free = np.ones((n_classes, n_features + 1), dtype=bool)

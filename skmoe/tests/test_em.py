@@ -1,5 +1,6 @@
 """EM against the math: recovery, monotonicity, special cases, the NPreg benchmark."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.special import softmax
 from scipy.stats import norm
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
@@ -320,3 +322,33 @@ def test_float32_input_fits_like_float64(Estimator):
     np.testing.assert_allclose(
         single.predict_gate_proba(X32), double.predict_gate_proba(X32), atol=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    "Estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier]
+)
+def test_float32_input_is_not_copied_to_float64(Estimator):
+    make = (
+        make_moe_regression
+        if Estimator is MixtureOfExpertsRegressor
+        else make_moe_classification
+    )
+    X, y = make(n_samples=200_000, n_features=10, random_state=0)
+    moe = Estimator(
+        n_experts=2, n_init=1, max_iter=2, init="random", init_size=None, random_state=0
+    )
+
+    def peak_bytes(X):
+        tracemalloc.start()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clone(moe).fit(X, y)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # The gate's standardised copy, the logistic experts' centred one: in float32
+    # they take half the bytes. A float64 copy of X would add X.nbytes instead.
+    saved = peak_bytes(X) - peak_bytes(X.astype(np.float32))
+    assert saved > 0.2 * X.nbytes

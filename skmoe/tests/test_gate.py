@@ -6,6 +6,7 @@ from scipy.optimize import approx_fprime
 from scipy.special import softmax
 
 from skmoe import SoftmaxGate
+from skmoe._gate import standardize
 from skmoe._newton import (
     _cross_entropy_hessian,
     _from_differences,
@@ -211,6 +212,34 @@ def test_integer_weights_equal_repeated_rows():
     )
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, atol=1e-6)
     np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, atol=1e-6)
+
+
+def test_float32_inputs_are_standardised_in_float32():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3000, 4)) * [1.0, 10.0, 0.1, 1e3] + [0.0, 5.0, -1.0, 1e4]
+    weights = rng.uniform(size=3000)
+    X32 = X.astype(np.float32)
+    X_std, mean, scale = standardize(X32, weights)
+    expected, expected_mean, expected_scale = standardize(
+        X32.astype(np.float64), weights
+    )
+    assert X_std.dtype == np.float32
+    assert mean.dtype == scale.dtype == np.float64
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-6)
+    np.testing.assert_allclose(scale, expected_scale, rtol=1e-6)
+    np.testing.assert_allclose(X_std, expected, atol=1e-5)
+
+
+def test_a_gate_fitted_on_float32_matches_float64():
+    rng = np.random.RandomState(0)
+    X, targets = _soft_targets(rng, 2000, rng.standard_normal((3, 4)), np.zeros(3))
+    X32 = X.astype(np.float32)
+    single = SoftmaxGate().fit(X32, targets)
+    double = SoftmaxGate().fit(X32.astype(np.float64), targets)
+    np.testing.assert_allclose(single.coef_, double.coef_, atol=1e-5)
+    logits = single.decision_function(X32)
+    assert logits.dtype == np.float64
+    np.testing.assert_allclose(logits, double.decision_function(X32), atol=1e-5)
 
 
 def test_bad_targets_raise():
