@@ -610,6 +610,9 @@ class BaseMixtureOfExperts(
             outputs = self._m_step(
                 parts, data, resp, n_iter, expert_jobs, solve_experts
             )
+            # The E-step's peak holds the logits and the outputs, which it turns
+            # into the new responsibilities in place; the old ones are spent.
+            del resp
             log_prob, resp = self._e_step(parts, data, outputs)
             del outputs
             collapsed, shares = collapsed_experts(resp, w, self.collapse_threshold)
@@ -732,6 +735,7 @@ class BaseMixtureOfExperts(
                 for expert, rows, expert_weight in fits
             )
         outputs = self._expert_outputs(parts.experts, data.X_expert, data.target, known)
+        del known  # copied into outputs: one (n, K) array less from here on
         parts.likelihood.fit(outputs, data.target, weights)
         return outputs
 
@@ -750,10 +754,16 @@ class BaseMixtureOfExperts(
         return fits, {}
 
     def _e_step(self, parts, data, outputs=None):
-        """Per-sample log-likelihood and responsibilities."""
+        """Per-sample log-likelihood and responsibilities.
+
+        The experts' ``outputs``, if given, are overwritten: the responsibilities
+        take their place.
+        """
         if outputs is None:
             outputs = self._expert_outputs(parts.experts, data.X_expert, data.target)
-        responsibilities = parts.likelihood.log_likelihood(outputs, data.target)
+        responsibilities = parts.likelihood.log_likelihood(
+            outputs, data.target, out=outputs
+        )
         log_prob = np.empty(responsibilities.shape[0])
         logits = parts.gate.decision_function(data.X_gate)
         e_step(logits, responsibilities, responsibilities, log_prob)

@@ -8,7 +8,7 @@ output the probability they give to the observed label.
 
 import numpy as np
 
-from skmoe._chunks import column_sums
+from skmoe._chunks import column_sums, row_blocks
 from skmoe._kernels import gaussian_log_likelihood
 
 
@@ -29,11 +29,12 @@ class GaussianLikelihood:
 
     def fit(self, outputs, y, weights):
         """Weighted residual variance of each expert, floored."""
-        residuals = (y[:, None] - outputs) ** 2
+        squares = np.zeros(outputs.shape[1])
+        for rows in row_blocks(*outputs.shape):  # no (n, K) temporary
+            residuals = y[rows, None] - outputs[rows]
+            squares += np.einsum("ik,ik,ik->k", weights[rows], residuals, residuals)
         totals = column_sums(weights)
-        variances = np.einsum("ik,ik->k", weights, residuals) / np.maximum(
-            totals, np.finfo(np.float64).tiny
-        )
+        variances = squares / np.maximum(totals, np.finfo(np.float64).tiny)
         fitted = totals > 0
         if not hasattr(self, "variance_"):
             self.variance_ = np.full(outputs.shape[1], self.variance_floor)
@@ -77,9 +78,13 @@ class GaussianLikelihood:
         """Forget expert ``k``'s variance (it was dropped from the mixture)."""
         self.variance_ = np.delete(self.variance_, k)
 
-    def log_likelihood(self, outputs, y):
-        """``log N(y_i; outputs[i, k], variance_[k])``, shape (n_samples, n_experts)."""
-        out = np.empty(outputs.shape, dtype=np.float64)
+    def log_likelihood(self, outputs, y, out=None):
+        """``log N(y_i; outputs[i, k], variance_[k])``, shape (n_samples, n_experts).
+
+        Written to ``out`` if given, which may be ``outputs`` itself.
+        """
+        if out is None:
+            out = np.empty(outputs.shape, dtype=np.float64)
         gaussian_log_likelihood(outputs, y, self.variance_, out)
         return out
 
@@ -110,6 +115,10 @@ class CategoricalLikelihood:
     def drop_expert(self, k):
         """Nothing to forget: there is no parameter per expert."""
 
-    def log_likelihood(self, outputs, y):
-        """``log max(outputs, min_proba)``; ``outputs`` already picks the label."""
-        return np.log(np.maximum(outputs, self.min_proba))
+    def log_likelihood(self, outputs, y, out=None):
+        """``log max(outputs, min_proba)``; ``outputs`` already picks the label.
+
+        Written to ``out`` if given, which may be ``outputs`` itself.
+        """
+        out = np.maximum(outputs, self.min_proba, out=out)
+        return np.log(out, out=out)
