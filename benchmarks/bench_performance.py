@@ -40,7 +40,8 @@ mean log-likelihoods per sample within 1e-6, a tenth of the EM tolerance.
    ``max_iter=5``) in a fresh process, over the baseline after the data exists:
    tracemalloc's peak (NumPy's allocations) and the peak RSS (``ru_maxrss``, its
    high-water mark reset after the data is made), against ``n*d*8 + n*K*8`` bytes
-   (X and the responsibilities). Target: <= 3x.
+   (X and the responsibilities). Target: <= 3x. The same for float32 X, against
+   ``n*d*4 + n*K*8`` bytes.
 6. First-call cost in fresh processes: ``import skmoe`` and the first and second
    small fit (n = 1000) in one process, with the numba cache warm; the cold-cache
    run (an empty ``NUMBA_CACHE_DIR``) that warms it is shown too. No target.
@@ -556,6 +557,7 @@ from skmoe import MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_regression
 
 n, d, k, max_iter = map(int, sys.argv[1:5])
+dtype = sys.argv[5]
 
 def fit(X, y, max_iter):
     model = MixtureOfExpertsRegressor(
@@ -567,6 +569,7 @@ def fit(X, y, max_iter):
 
 fit(*make_moe_regression(2000, n_features=d, n_experts=k, random_state=0), 2)
 X, y = make_moe_regression(n, n_features=d, n_experts=k, random_state=0)
+X = X.astype(dtype)
 gc.collect()
 try:
     with open("/proc/self/clear_refs", "w") as clear_refs:
@@ -594,31 +597,35 @@ def bench_memory(settings):
         f"[5] peak memory of a fit, n={n:,}, d={d}, K={k}, n_init=1, "
         f"max_iter={max_iter} (k-means start included), fresh process"
     )
-    args = [str(value) for value in (n, d, k, max_iter)]
-    done = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(done.stdout.splitlines()[-1])
-    reference = n * d * 8 + n * k * 8
     mib = 2.0**20
-    report(f"  X + responsibilities (n*d*8 + n*K*8): {reference / mib:8.1f} MiB")
-    for key, label in (
-        ("traced_peak", "tracemalloc peak (NumPy)"),
-        ("maxrss_delta", "peak RSS increase      "),
-    ):
-        ratio = result[key] / reference
-        report(
-            f"  {label}: {result[key] / mib:8.1f} MiB = {ratio:.2f}x   "
-            f"target <= 3x: {_verdict(ratio <= 3, settings)}"
+    for dtype, x_bytes in (("float64", 8), ("float32", 4)):
+        args = [str(value) for value in (n, d, k, max_iter)]
+        done = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, *args, dtype],
+            capture_output=True,
+            text=True,
+            check=True,
         )
-    if not result["reset"]:
+        result = json.loads(done.stdout.splitlines()[-1])
+        reference = n * d * x_bytes + n * k * 8
         report(
-            "  (the peak RSS could not be reset after the data was made: the RSS "
-            "figure is a lower bound)"
+            f"  {dtype} X: X + responsibilities (n*d*{x_bytes} + n*K*8): "
+            f"{reference / mib:8.1f} MiB"
         )
+        for key, label in (
+            ("traced_peak", "tracemalloc peak (NumPy)"),
+            ("maxrss_delta", "peak RSS increase      "),
+        ):
+            ratio = result[key] / reference
+            report(
+                f"    {label}: {result[key] / mib:8.1f} MiB = {ratio:.2f}x   "
+                f"target <= 3x: {_verdict(ratio <= 3, settings)}"
+            )
+        if not result["reset"]:
+            report(
+                "    (the peak RSS could not be reset after the data was made: the "
+                "RSS figure is a lower bound)"
+            )
 
 
 # ---- first-call cost (benchmark 6)
