@@ -40,6 +40,7 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
+from skmoe._chunks import row_blocks
 from skmoe._collapse import COLLAPSE_ACTIONS, collapsed_experts, handle_collapse
 from skmoe._gate import SoftmaxGate, standardize
 from skmoe._gradient import MiniBatchMixin
@@ -765,8 +766,11 @@ class BaseMixtureOfExperts(
             outputs, data.target, out=outputs
         )
         log_prob = np.empty(responsibilities.shape[0])
-        logits = parts.gate.decision_function(data.X_gate)
-        e_step(logits, responsibilities, responsibilities, log_prob)
+        # The gate's logits a block of rows at a time: no (n, K) array of them.
+        for rows in row_blocks(*responsibilities.shape):
+            logits = parts.gate.decision_function(data.X_gate[rows])
+            block = responsibilities[rows]
+            e_step(logits, block, block, log_prob[rows])
         return log_prob, responsibilities
 
     # ---- fit helpers
