@@ -274,16 +274,18 @@ def test_gate_and_experts_see_different_columns():
     assert moe.score(X, y) > 0.99
 
 
+def _make_data(Estimator, **params):
+    """A data set of ``skmoe.datasets`` for the regressor or the classifier."""
+    if Estimator is MixtureOfExpertsRegressor:
+        return make_moe_regression(**params)
+    return make_moe_classification(**params)
+
+
 @pytest.mark.parametrize(
     "Estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier]
 )
 def test_posterior_is_the_last_e_step_of_the_fit(Estimator, monkeypatch):
-    make = (
-        make_moe_regression
-        if Estimator is MixtureOfExpertsRegressor
-        else make_moe_classification
-    )
-    X, y = make(n_samples=300, random_state=0)
+    X, y = _make_data(Estimator, n_samples=300, random_state=0)
     e_steps = []
     original = Estimator._e_step
 
@@ -304,12 +306,7 @@ def test_posterior_is_the_last_e_step_of_the_fit(Estimator, monkeypatch):
     "Estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier]
 )
 def test_float32_input_fits_like_float64(Estimator):
-    make = (
-        make_moe_regression
-        if Estimator is MixtureOfExpertsRegressor
-        else make_moe_classification
-    )
-    X, y = make(n_samples=400, random_state=0)
+    X, y = _make_data(Estimator, n_samples=400, random_state=0)
     X32 = X.astype(np.float32)
     single = Estimator(n_experts=2, n_init=1, random_state=0).fit(X32, y)
     double = Estimator(n_experts=2, n_init=1, random_state=0).fit(
@@ -328,12 +325,7 @@ def test_float32_input_fits_like_float64(Estimator):
     "Estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier]
 )
 def test_float32_input_is_not_copied_to_float64(Estimator):
-    make = (
-        make_moe_regression
-        if Estimator is MixtureOfExpertsRegressor
-        else make_moe_classification
-    )
-    X, y = make(n_samples=200_000, n_features=10, random_state=0)
+    X, y = _make_data(Estimator, n_samples=200_000, n_features=10, random_state=0)
     moe = Estimator(
         n_experts=2, n_init=1, max_iter=2, init="random", init_size=None, random_state=0
     )
