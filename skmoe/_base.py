@@ -611,8 +611,8 @@ class BaseMixtureOfExperts(
             outputs = self._m_step(
                 parts, data, resp, n_iter, expert_jobs, solve_experts
             )
-            # The E-step's peak holds the logits and the outputs, which it turns
-            # into the new responsibilities in place; the old ones are spent.
+            # Spent: freed before the E-step, which turns the outputs into the
+            # next responsibilities in place, they stay out of its peak.
             del resp
             log_prob, resp = self._e_step(parts, data, outputs)
             del outputs

@@ -41,7 +41,7 @@ def column_sums(array, weights=None):
     return total
 
 
-def times(array, matrix):
+def float64_product(array, matrix):
     """``array @ matrix`` in float64, without a float64 copy of a float32 ``array``."""
     if array.dtype == np.float64:
         return array @ matrix

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
-from skmoe._chunks import column_sums, row_blocks, times
+from skmoe._chunks import column_sums, float64_product, row_blocks
 from skmoe._newton import (
     _TINY,
     _penalized_cross_entropy,
@@ -295,7 +295,7 @@ class SoftmaxGate(BaseEstimator):
         X = np.asarray(X)
         if X.dtype != np.float32:
             X = X.astype(np.float64, copy=False)
-        logits = times(X, self.coef_.T)
+        logits = float64_product(X, self.coef_.T)
         logits += self.intercept_
         return logits
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.linalg import solve
 from sklearn.linear_model import LinearRegression, Ridge
 
-from skmoe._chunks import column_sums, row_blocks, times
+from skmoe._chunks import column_sums, float64_product, row_blocks
 from skmoe._kernels import spread_rows
 
 # Below this reciprocal condition number of A^T W A, the normal equations would lose
@@ -65,7 +65,8 @@ def fit_linear_experts(experts, X, y, weights):
     if not fitted:
         return left, {}
     coef = np.array([experts[j].coef_ for j in fitted])
-    predictions = times(X, coef.T) + [experts[j].intercept_ for j in fitted]
+    predictions = float64_product(X, coef.T)
+    predictions += [experts[j].intercept_ for j in fitted]
     return left, {j: predictions[:, i] for i, j in enumerate(fitted)}
 
 
