@@ -4,14 +4,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._available_if import available_if
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    check_classification_targets,
-)
 
 from skmoe._base import BaseMixtureOfExperts
-from skmoe._likelihoods import CategoricalLikelihood
-from skmoe._logistic import fit_logistic_experts, has_logistic_fast_path
+from skmoe.families import Categorical
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
@@ -160,6 +155,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     gate_ : SoftmaxGate
         The fitted gate.
 
+    family_ : skmoe.families.Categorical
+        The fitted family: the experts' probabilities of the observed class,
+        with the model's ``classes_``.
+
     gate_features_, expert_features_ : ndarray of int
         Column indices the gate and the experts see.
 
@@ -210,131 +209,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _default_expert(self):
         return LogisticRegression()
 
-    def _check_expert(self, expert):
-        if not hasattr(expert, "predict_proba"):
-            raise ValueError(
-                f"{expert!r} cannot be an expert: it has no predict_proba, and a "
-                "classifier expert's likelihood is the probability it gives to the "
-                "observed class."
-            )
-        super()._check_expert(expert)
+    def _new_family(self):
+        return Categorical()
 
-    def _prepare_targets(self, y, sample_weight):
-        check_classification_targets(y)
-        self.classes_, target = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                "MixtureOfExpertsClassifier needs samples of at least 2 classes; the "
-                f"data has only one class: {self.classes_.tolist()[0]!r}."
-            )
-        return y, target
+    def _learn_target(self, family):
+        self.classes_ = family.classes_
 
-    def _declare_targets(self, y, classes, partial):
-        check_classification_targets(y)
-        if partial:
-            # Sets classes_ on the first call, refuses different classes later.
-            _check_partial_fit_first_call(self, classes)
-        else:
-            # Chunk by chunk, so that no copy of a long y is sorted.
-            chunk = 1 << 16
-            self.classes_ = np.unique(
-                np.concatenate(
-                    [np.unique(y[i : i + chunk]) for i in range(0, y.shape[0], chunk)]
-                )
-            )
-        if self.classes_.size < 2:
-            raise ValueError(
-                "MixtureOfExpertsClassifier needs at least 2 classes; got "
-                f"{self.classes_.tolist()}."
-            )
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"partial_fit got labels {unknown.tolist()} that are not among the "
-                f"classes {self.classes_.tolist()} declared on the first call; a "
-                "model cannot add classes while it is trained."
-            )
-
-    def _partial_fit_expert(self, expert, X, y, sample_weight):
-        expert.partial_fit(X, y, classes=self.classes_, sample_weight=sample_weight)
-
-    def _encode_target(self, y):
-        unseen = np.setdiff1d(y, self.classes_)
-        if unseen.size:
-            raise ValueError(
-                f"y has labels never seen in fit: {unseen.tolist()}; the classes are "
-                f"{self.classes_.tolist()}."
-            )
-        return np.searchsorted(self.classes_, y)
-
-    def _target_columns(self, target):
-        # No columns: k-means on [x, one-hot(y)] splits the rows by class and
-        # starts each logistic expert on one class, a start EM leaves slowly and
-        # for worse optima (docs: core.rst, "Initialisation").
-        return np.empty((target.shape[0], 0))
-
-    def _subsample_fits(self, target):
-        # An expert fitted where a class is missing would start without it.
-        return np.unique(target).size == self.classes_.size
-
-    def _make_likelihood(self, y, sample_weight):
-        return CategoricalLikelihood()
-
-    def _warm_start_signature(self, n_experts):
-        classes = tuple(self.classes_.tolist())
-        return (*super()._warm_start_signature(n_experts), classes)
-
-    def _fit_by_fast_path(self, fits, data, parts, n_jobs, solve_experts):
-        """Fit ``LogisticRegression`` experts by Newton's method on all rows.
-
-        Experts trained on a subset of the rows (``solver="cem"``,
-        ``responsibility_threshold``) keep their own ``fit``: it sees only the
-        classes of those rows. Without ``solve_experts`` each expert takes one
-        Newton step, as the gate does: EM converged to the same fit in about 1.4
-        times as many iterations, each far cheaper (benchmark 4: 6.5 s instead of
-        9.0 s).
-        """
-        dense = [fit for fit in fits if fit[1] is None]
-        experts = [expert for expert, _, _ in dense]
-        if not dense or not has_logistic_fast_path(experts):
-            return fits, {}
-        _, target_proba, short = fit_logistic_experts(
-            experts,
-            data.X_expert,
-            data.target,
-            self.classes_,
-            [weight for _, _, weight in dense],
-            parts.last_solves,
-            n_jobs,
-            max_steps=None if solve_experts else 1,
-        )
-        parts.experts_short = bool(short)
-        known = {id(experts[j]): proba for j, proba in target_proba.items()}
-        return [fit for fit in fits if id(fit[0]) not in known], known
-
-    def _aligned_proba(self, expert, X_expert):
-        """The expert's ``predict_proba`` with one column per class of ``classes_``."""
-        proba = expert.predict_proba(X_expert)
-        if expert.classes_.size == self.classes_.size:
-            return proba
-        aligned = np.zeros((proba.shape[0], self.classes_.size))
-        aligned[:, np.searchsorted(self.classes_, expert.classes_)] = proba
-        return aligned
-
-    def _expert_outputs(self, experts, X_expert, target, known=None):
-        rows = np.arange(X_expert.shape[0])
-        outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
-        known = {} if known is None else known
-        for k, expert in enumerate(experts):
-            if id(expert) in known:
-                outputs[:, k] = known[id(expert)]
-            else:
-                outputs[:, k] = self._aligned_proba(expert, X_expert)[rows, target]
-            if not np.all(np.isfinite(outputs[:, k])):
-                raise FloatingPointError(
-                    f"expert {k} ({expert!r}) gave NaN or infinite probabilities."
-                )
-        return outputs
+    def _target_signature(self):
+        return (tuple(self.classes_.tolist()),)
 
     @available_if(BaseMixtureOfExperts._gradient_solver)
     @_fit_context(prefer_skip_nested_validation=False)
@@ -413,7 +295,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         X = self._validate_X(X)
         X_expert = self._expert_inputs(X)
         return np.stack(
-            [self._aligned_proba(e, X_expert) for e in self.experts_], axis=1
+            [self.family_.predict(e, X_expert) for e in self.experts_], axis=1
         )
 
     def predict_proba(self, X):
@@ -445,7 +327,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         ((3, 3), [1.0, 1.0, 1.0])
         """
         X = self._validate_X(X)
-        return self._mix_experts(X, self._aligned_proba)
+        return self._mix_experts(X)
 
     def predict(self, X):
         """Predict the most probable class under the mixture.

@@ -28,12 +28,12 @@ def collapsed_experts(resp, sample_weight, threshold):
     return np.flatnonzero(shares < threshold), shares
 
 
-def handle_collapse(action, parts, resp, log_prob, indices, reseeded):
+def handle_collapse(action, parts, resp, log_prob, indices):
     """Drop, reseed or raise for the collapsed experts ``indices``.
 
     Returns the responsibilities EM continues from (rows renormalised after a drop)
-    and the action taken on each expert, by index. ``reseeded``
-    holds the experts reseeded before, by identity; they are dropped now.
+    and the action taken on each expert, by index. An expert whose updater says it
+    was reseeded before in this run is dropped now.
     """
     if action == "raise":
         raise ExpertCollapseError(
@@ -43,8 +43,8 @@ def handle_collapse(action, parts, resp, log_prob, indices, reseeded):
         )
     actions = {}
     for k in indices:
-        if action == "reseed" and id(parts.experts[k]) not in reseeded:
-            reseeded.add(id(parts.experts[k]))
+        if action == "reseed" and not parts.updaters[k].reseeded:
+            parts.updaters[k].reseeded = True
             worst = np.argsort(log_prob)[: max(1, resp.shape[0] // resp.shape[1])]
             resp[worst] = 0.0
             resp[worst, k] = 1.0
@@ -55,9 +55,7 @@ def handle_collapse(action, parts, resp, log_prob, indices, reseeded):
             actions[k] = "kept: the last expert"
     to_drop = [k for k, taken in actions.items() if taken == "dropped"]
     for k in sorted(to_drop, reverse=True):
-        del parts.experts[k]
-        parts.gate._drop_expert(k)
-        parts.likelihood.drop_expert(k)
+        parts.drop(k)
     if to_drop:
         resp = np.delete(resp, to_drop, axis=1)
         totals = resp.sum(axis=1, keepdims=True)

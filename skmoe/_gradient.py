@@ -7,16 +7,17 @@ One step takes one batch of rows:
 - the gate: one Adam step on the batch's gate objective (the weighted mean
   cross-entropy against ``r`` plus the penalty), with step size
   ``learning_rate / sqrt(1 + (t - 1) / DECAY_STEPS)`` at step ``t = 1, 2, ...``;
-- the experts: ``partial_fit(X_batch, y_batch, sample_weight=r[:, k] * w)``, or,
-  for plain ``LinearRegression`` / ``Ridge`` experts, online EM: running means of
-  their normal equations, blended with weight
+- the experts, each by its mini-batch updater (``_updaters``):
+  ``partial_fit(X_batch, y_batch, sample_weight=r[:, k] * w)``, or, for plain
+  ``LinearRegression`` / ``Ridge`` experts, online EM: running means of their
+  normal equations, blended with weight
   ``rho_t = (1 + (t - 1) / DECAY_STEPS)^-KAPPA``, then solved;
-- the noise variances: running means of the weighted squared residuals, same
-  ``rho_t``.
+- the family's parameters (the noise variances): running means, same ``rho_t``.
 
-``fit(solver="gradient")`` runs these steps over the batches of each epoch and
-``partial_fit`` over the batches of the rows it is given: one code path, so the same
-batches in the same order give the same model. Memory is bounded by the batch:
+``fit(solver="gradient")`` runs these steps over the batches of each epoch
+(:func:`run_mini_batch`) and ``partial_fit`` over the batches of the rows it is
+given (:func:`partial_fit_steps`): one code path, so the same batches in the same
+order give the same model. Memory is bounded by the batch:
 nothing of size ``n_samples`` is allocated, so ``X`` may be a ``numpy.memmap``.
 """
 
@@ -24,16 +25,13 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import clone, is_classifier
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, validate_data
-from threadpoolctl import threadpool_limits
+from sklearn.base import clone
 
-from skmoe._linear import RunningNormalEquations, has_linear_fast_path
-from skmoe._parts import _Data, _Parts, _Run
+from skmoe._em import e_step
+from skmoe._parts import Parts, Run
 from skmoe._progress import logger
-from skmoe._routing import check_routing
-from skmoe.exceptions import ExpertFitError
+from skmoe._start import initial_responsibilities
+from skmoe._updaters import mini_batch_updater
 
 # Adam's constants (Kingma and Ba, 2015).
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
@@ -67,6 +65,23 @@ class Adam:
         return theta - learning_rate * mean / (np.sqrt(variance) + _EPSILON)
 
 
+def resolve_batch_size(batch_size, n_samples, n_experts, strict):
+    """The batch size in rows; ``strict`` refuses one larger than the data."""
+    if batch_size == "auto":
+        return min(AUTO_BATCH_SIZE, n_samples)
+    if strict and batch_size > n_samples:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the number of samples, "
+            f"{n_samples}; use a smaller batch_size, or batch_size='auto'."
+        )
+    if batch_size < n_experts:
+        raise ValueError(
+            f"batch_size={batch_size} should be >= n_experts={n_experts}: the first "
+            "batch initialises every expert."
+        )
+    return batch_size
+
+
 def gate_learning_rate(learning_rate, step):
     """Adam's step size at ``step`` (from 1): inverse-square-root decay."""
     return learning_rate / np.sqrt(1.0 + (step - 1) / DECAY_STEPS)
@@ -96,33 +111,61 @@ def epoch_order(n_samples, batch_size, rng):
 
 
 @dataclass
-class GradientState:
-    """What mini-batch training carries between steps, besides the model."""
+class MiniBatchState:
+    """What mini-batch training carries between steps, besides the model.
+
+    ``updaters`` are the experts' mini-batch updaters, which keep their running
+    statistics between calls of ``partial_fit``.
+    """
 
     gate_optimizer: Adam
-    linear: RunningNormalEquations | None
+    updaters: list
     n_steps: int = 0
 
 
-def start_state(experts, X_expert):
-    """A fresh state: Adam for the gate, running statistics for linear experts."""
-    linear = (
-        RunningNormalEquations(experts, X_expert)
-        if has_linear_fast_path(experts)
-        else None
+def continued_parts(fitted, X_first):
+    """Copies of a fitted model and its state, to train on from where they are.
+
+    ``fitted`` is a :class:`~skmoe._parts.Fitted`; a model fitted by EM or CEM has
+    no mini-batch state, which then starts with the experts' inputs ``X_first``.
+    """
+    experts, gate, family, state = copy.deepcopy(tuple(fitted))
+    if state is None:
+        updaters = [mini_batch_updater(e, family, X_first) for e in experts]
+        state = MiniBatchState(Adam(), updaters)
+    return Parts(experts, state.updaters, gate, family), state
+
+
+def start_from_batch(problem, config, batch, rows, seed, restart):
+    """Fresh parts and state, initialised by one step on the first batch."""
+    family = problem.family.start(batch.target, batch.sample_weight)
+    experts = [clone(expert) for expert in problem.experts]
+    updaters = [mini_batch_updater(e, family, batch.X_expert) for e in experts]
+    parts = Parts(experts, updaters, clone(problem.gate), family)
+    init = config.init if isinstance(config.init, str) else config.init[rows]
+    resp = initial_responsibilities(
+        problem.init_inputs(problem.X[rows]),
+        batch,
+        family,
+        init,
+        len(experts),
+        seed,
+        restart,
     )
-    return GradientState(Adam(), linear)
+    state = MiniBatchState(Adam(), updaters)
+    gradient_step(parts, state, batch, config.learning_rate, resp)
+    return parts, state
 
 
-def gradient_step(model, parts, state, batch, resp=None):
-    """One mini-batch step on ``batch`` (a ``_Data``); updates ``parts`` in place.
+def gradient_step(parts, state, batch, learning_rate, resp=None):
+    """One mini-batch step on ``batch`` (a ``Data``); updates ``parts`` in place.
 
     ``resp`` replaces the E-step on the first step (the initial responsibilities).
     Returns the batch's per-row log-likelihood before the step, or None.
     """
     log_prob = None
     if resp is None:
-        log_prob, resp = model._e_step(parts, batch)
+        log_prob, resp = e_step(parts, batch)
         if not np.all(np.isfinite(log_prob)):
             raise FloatingPointError(
                 "mini-batch training reached a non-finite log-likelihood at step "
@@ -132,279 +175,139 @@ def gradient_step(model, parts, state, batch, resp=None):
     if not w.sum() > 0:
         return log_prob
     state.n_steps += 1
-    weights = resp * w[:, None]
+    weights = parts.family.expert_weights(resp, w)
     parts.gate._partial_fit(
         batch.X_gate,
         resp,
         w,
         state.gate_optimizer,
-        gate_learning_rate(model.learning_rate, state.n_steps),
+        gate_learning_rate(learning_rate, state.n_steps),
     )
     rho = statistics_step(state.n_steps)
-    if state.linear is not None:
-        state.linear.update(parts.experts, batch.X_expert, batch.y, weights, rho)
-    else:
-        # An expert with (almost) no weight in this batch waits for a batch of its
-        # own: some estimators divide by the total weight.
-        min_weight = 1e-10 * w.sum()
-        for k, expert in enumerate(parts.experts):
-            if weights[:, k].sum() > min_weight:
-                _partial_fit_expert(model, k, expert, batch, weights[:, k], state)
-            elif not hasattr(expert, "n_features_in_"):
-                _partial_fit_expert(model, k, expert, batch, w, state)
-    outputs = model._expert_outputs(parts.experts, batch.X_expert, batch.target)
-    parts.likelihood.partial_fit(outputs, batch.target, weights, rho)
+    batch_weight = float(weights.sum(axis=1).sum())
+    members = list(enumerate(zip(parts.experts, parts.updaters, strict=True)))
+    for kind in dict.fromkeys(type(updater) for updater in parts.updaters):
+        kind.step(
+            [(k, e, u) for k, (e, u) in members if type(u) is kind],
+            batch,
+            weights,
+            batch_weight,
+            rho,
+            state.n_steps,
+        )
+    outputs = parts.family.expert_outputs(parts.experts, batch.X_expert, batch.target)
+    parts.family.partial_fit(outputs, batch.target, weights, rho)
     return log_prob
 
 
-def run_epochs(model, parts, state, batches, n_samples, batch_size, rng, start, ctx):
-    """``model.max_iter`` epochs of steps, each over the batches in a random order.
+def run_epochs(parts, state, batches, n_samples, start, rng, config, progress):
+    """``config.max_iter`` epochs of steps, each over the batches in a random order.
 
-    ``batches(order)`` yields ``(rows, _Data)`` for the slices in ``order``; when
+    ``batches(order)`` yields ``(rows, Data)`` for the slices in ``order``; when
     ``parts`` is None, ``start(rows, batch)`` builds and initialises them on the
     first batch. An epoch's log-likelihood is the weighted mean of its batches'
     log-likelihoods, each measured before its own step; training stops when it
-    changes by less than ``model.tol``. Returns the parts, the state, the
+    changes by less than ``config.tol``. Returns the parts, the state, the
     per-epoch curve, whether it converged and whether a callback stopped it.
     """
     curve = []
     converged = stop = False
     previous = None
-    for epoch in range(1, model.max_iter + 1):
-        epoch_ctx = ctx.subcontext(task_name="epoch")
-        epoch_ctx.call_on_fit_task_begin(estimator=model)
+    for epoch in range(1, config.max_iter + 1):
+        epoch_progress = progress.subtask("epoch")
+        epoch_progress.begin()
         total, weight = 0.0, 0.0
-        for rows, batch in batches(epoch_order(n_samples, batch_size, rng)):
+        for rows, batch in batches(epoch_order(n_samples, config.batch_size, rng)):
             if parts is None:
                 parts, state = start(rows, batch)
                 continue
-            log_prob = gradient_step(model, parts, state, batch)
+            log_prob = gradient_step(parts, state, batch, config.learning_rate)
             total += batch.sample_weight @ log_prob
             weight += batch.sample_weight.sum()
         if weight > 0:
             curve.append(total / weight)
-            converged = previous is not None and abs(curve[-1] - previous) < model.tol
+            converged = previous is not None and abs(curve[-1] - previous) < config.tol
             previous = curve[-1]
-            if model.verbose > 1:
+            if config.verbose > 1:
                 logger.debug("  epoch %d: log-likelihood %.8f", epoch, curve[-1])
-        stop = epoch_ctx.call_on_fit_task_end(
-            estimator=model,
-            reconstruction_attributes=lambda parts=parts: model._fitted_attributes(
-                parts
-            ),
-        )
+        stop = epoch_progress.end(parts)
         if converged or stop:
             break
     return parts, state, curve, converged, bool(stop) and not converged
 
 
-class MiniBatchMixin:
-    """``fit(solver="gradient")`` and ``partial_fit`` of the mixture estimators."""
+def run_mini_batch(problem, config, seed, restart, progress, fitted=None):
+    """Epochs of mini-batch steps, then the exact log-likelihood in one pass.
 
-    def _batch_size(self, n_samples, strict):
-        """The batch size in rows; ``strict`` refuses one larger than the data."""
-        if self.batch_size == "auto":
-            return min(AUTO_BATCH_SIZE, n_samples)
-        if strict and self.batch_size > n_samples:
-            raise ValueError(
-                f"batch_size={self.batch_size} is larger than the number of samples, "
-                f"{n_samples}; use a smaller batch_size, or batch_size='auto'."
-            )
-        if self.batch_size < self.n_experts:
-            raise ValueError(
-                f"batch_size={self.batch_size} should be >= n_experts="
-                f"{self.n_experts}: the first batch initialises every expert."
-            )
-        return self.batch_size
+    From a copy of the ``fitted`` model if given, else from the first batch.
+    """
+    rng = np.random.RandomState(seed)
+    n_samples, batch_size = problem.X.shape[0], config.batch_size
+    parts = state = None
+    if fitted is not None:
+        X_first = problem.expert_inputs(problem.X[:batch_size])
+        parts, state = continued_parts(fitted, X_first)
 
-    def _batch_data(self, X, y, sample_weight, rows):
-        """The ``_Data`` of ``rows`` (a slice) of the training data."""
-        X_batch = X[rows]
-        y_batch = y[rows]
-        weight = (
-            np.ones(X_batch.shape[0])
-            if sample_weight is None
-            else np.asarray(sample_weight[rows], dtype=np.float64)
+    def batches(order):
+        for rows in order:
+            yield rows, problem.rows(rows)
+
+    def start(rows, batch):
+        return start_from_batch(problem, config, batch, rows, seed, restart)
+
+    parts, state, curve, converged, stopped = run_epochs(
+        parts, state, batches, n_samples, start, rng, config, progress
+    )
+    total, weight = 0.0, 0.0
+    for _, batch in batches(batch_slices(n_samples, batch_size)):
+        log_prob, _ = e_step(parts, batch)
+        total += batch.sample_weight @ log_prob
+        weight += batch.sample_weight.sum()
+    log_likelihood = total / weight
+    objective = log_likelihood - parts.gate.penalty_
+    if not np.isfinite(objective):
+        raise FloatingPointError(
+            "mini-batch training ended at a non-finite log-likelihood; lower "
+            "learning_rate."
         )
-        return _Data(
-            X_gate=self._gate_inputs(X_batch),
-            X_expert=self._expert_inputs(X_batch),
-            y=y_batch,
-            target=self._encode_target(y_batch),
-            sample_weight=weight,
-        )
+    return Run(
+        parts,
+        log_likelihood,
+        objective,
+        curve,
+        len(curve),
+        converged,
+        stopped,
+        mini_batch_state=state,
+    )
 
-    def _start_mini_batch(self, X_batch, batch, init, seed, restart, rows):
-        """Fresh parts and state, initialised by one step on the first batch."""
-        parts = _Parts(
-            [clone(self._expert_prototype()) for _ in range(self.n_experts)],
-            clone(self._gate_prototype()),
-            self._make_likelihood(batch.target, batch.sample_weight),
-        )
-        if not isinstance(init, str):
-            init = init[rows]
-        resp = self._initial_responsibilities(X_batch, batch, init, seed, restart)
-        state = start_state(parts.experts, batch.X_expert)
-        gradient_step(self, parts, state, batch, resp)
-        return parts, state
 
-    def _run_gradient(
-        self, X, y, sample_weight, batch_size, warm, init, seed, restart, ctx
-    ):
-        """Epochs of mini-batch steps, then the exact log-likelihood in one pass."""
-        rng = np.random.RandomState(seed)
-        parts = state = None
-        if warm:
-            parts = copy.deepcopy(self._parts())
-            state = copy.deepcopy(self._gradient_state)
-            if state is None:
-                state = start_state(parts.experts, self._expert_inputs(X[:batch_size]))
+def partial_fit_steps(problem, config, seed, fitted=None):
+    """One mini-batch step per batch of the problem's rows (``partial_fit``).
 
-        def batches(order):
-            for rows in order:
-                yield rows, self._batch_data(X, y, sample_weight, rows)
-
-        def start(rows, batch):
-            return self._start_mini_batch(X[rows], batch, init, seed, restart, rows)
-
-        parts, state, curve, converged, stopped = run_epochs(
-            self, parts, state, batches, X.shape[0], batch_size, rng, start, ctx
-        )
+    From a copy of the ``fitted`` model if given; else the first batch
+    initialises the model, and its log-likelihood is measured after that step.
+    Returns the parts, the state, and the summed weighted log-likelihood of the
+    batches with their total weight.
+    """
+    n_samples = problem.X.shape[0]
+    batches = [
+        (rows, problem.rows(rows))
+        for rows in batch_slices(n_samples, config.batch_size)
+    ]
+    if fitted is None:
+        rows, batch = batches.pop(0)
+        parts, state = start_from_batch(problem, config, batch, rows, seed, 0)
+        # No model came before the first batch: its log-likelihood is
+        # measured after the step that initialised it.
+        log_prob, _ = e_step(parts, batch)
+        total = batch.sample_weight @ log_prob
+        weight = batch.sample_weight.sum()
+    else:
+        parts, state = continued_parts(fitted, batches[0][1].X_expert)
         total, weight = 0.0, 0.0
-        for _, batch in batches(batch_slices(X.shape[0], batch_size)):
-            log_prob, _ = self._e_step(parts, batch)
-            total += batch.sample_weight @ log_prob
-            weight += batch.sample_weight.sum()
-        log_likelihood = total / weight
-        objective = log_likelihood - parts.gate.penalty_
-        if not np.isfinite(objective):
-            raise FloatingPointError(
-                "mini-batch training ended at a non-finite log-likelihood; lower "
-                "learning_rate."
-            )
-        return _Run(
-            parts,
-            log_likelihood,
-            objective,
-            curve,
-            len(curve),
-            converged,
-            stopped,
-            gradient_state=state,
-        )
-
-    def _partial_fit(self, X, y, sample_weight, classes):
-        """One mini-batch step per batch of ``(X, y)``; see ``partial_fit``."""
-        first = not hasattr(self, "experts_")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=[np.float64, np.float32],
-            y_numeric=not is_classifier(self),
-            reset=first,
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: there is nothing to fit.")
-        n_samples = X.shape[0]
-        batch_size = self._batch_size(n_samples, strict=False)
-        if first:
-            if n_samples < self.n_experts:
-                raise ValueError(
-                    f"the first partial_fit call has {n_samples} samples; it needs "
-                    f">= n_experts={self.n_experts} to initialise every expert."
-                )
-            self.gate_features_ = self._resolve_features(
-                self.gate_features, "gate_features"
-            )
-            self.expert_features_ = self._resolve_features(
-                self.expert_features, "expert_features"
-            )
-            if self.expert_features_.size == 0:
-                raise ValueError(
-                    "expert_features selects no column: experts need inputs."
-                )
-            init = self._validate_init(n_samples)
-            check_routing(self.routing, self.top_k, self.n_experts)
-        self._declare_targets(y, classes, partial=True)
-        self._check_expert(self._expert_prototype())
-
-        batches = [
-            (rows, self._batch_data(X, y, sample_weight, rows))
-            for rows in batch_slices(n_samples, batch_size)
-        ]
-        with threadpool_limits(1, user_api="blas"):
-            if first:
-                seed = check_random_state(self.random_state).randint(
-                    np.iinfo(np.int32).max
-                )
-                rows, batch = batches.pop(0)
-                parts, state = self._start_mini_batch(
-                    X[rows], batch, init, seed, 0, rows
-                )
-                # No model came before the first batch: its log-likelihood is
-                # measured after the step that initialised it.
-                log_prob, _ = self._e_step(parts, batch)
-                total = batch.sample_weight @ log_prob
-                weight = batch.sample_weight.sum()
-            else:
-                # Steps work on copies: a failure half-way leaves the model as it was.
-                parts = copy.deepcopy(self._parts())
-                state = copy.deepcopy(self._gradient_state)
-                if state is None:  # the model was fitted by EM or CEM
-                    state = start_state(parts.experts, batches[0][1].X_expert)
-                total, weight = 0.0, 0.0
-            for _, batch in batches:
-                log_prob = gradient_step(self, parts, state, batch)
-                total += batch.sample_weight @ log_prob
-                weight += batch.sample_weight.sum()
-
-        self._set_fitted_parts(parts)
-        self._gradient_state = state
-        if first:
-            self.log_likelihood_curve_ = np.empty(0)
-            self.n_iter_ = 0
-            self.collapsed_ = []
-            self.converged_ = False
-            self.n_experts_ = len(self.experts_)
-            self._n_experts_fitted = self.n_experts
-        self.n_iter_ += 1
-        if weight > 0:
-            self.log_likelihood_ = total / weight
-            self.log_likelihood_curve_ = np.append(
-                self.log_likelihood_curve_, self.log_likelihood_
-            )
-        return self
-
-    def _partial_fit_keeping_state(self, X, y, sample_weight, classes=None):
-        """``_partial_fit``, restoring the whole state if it fails."""
-        saved_state = dict(self.__dict__)
-        try:
-            return self._partial_fit(X, y, sample_weight, classes)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved_state)
-            raise
-
-    def _gradient_solver(self):
-        """``available_if`` check of ``partial_fit``: only for mini-batch training."""
-        if self.solver != "gradient":
-            raise AttributeError(
-                f"partial_fit trains on mini-batches and needs solver='gradient'; "
-                f"this estimator has solver={self.solver!r}."
-            )
-        return True
-
-
-def _partial_fit_expert(model, k, expert, batch, sample_weight, state):
-    """One update of expert ``k``; a failure names it and the step, as in EM."""
-    try:
-        model._partial_fit_expert(expert, batch.X_expert, batch.y, sample_weight)
-    except Exception as error:
-        raise ExpertFitError(
-            f"expert {k} ({expert!r}) failed in partial_fit at mini-batch step "
-            f"{state.n_steps}: {type(error).__name__}: {error}"
-        ) from error
+    for _, batch in batches:
+        log_prob = gradient_step(parts, state, batch, config.learning_rate)
+        total += batch.sample_weight @ log_prob
+        weight += batch.sample_weight.sum()
+    return parts, state, total, weight

@@ -36,17 +36,16 @@ def _ridge_alpha(expert):
     return None
 
 
-def has_linear_fast_path(experts):
-    """Whether ``fit_linear_experts`` can fit ``experts`` (clones of one estimator)."""
-    return _ridge_alpha(experts[0]) is not None and all(
-        type(expert) is type(experts[0]) for expert in experts
-    )
+def has_linear_fast_path(expert):
+    """Whether ``fit_linear_experts`` can fit ``expert``."""
+    return _ridge_alpha(expert) is not None
 
 
 def fit_linear_experts(experts, X, y, weights):
     """Fit ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[j]``.
 
-    Returns the positions of the experts left unfitted, whose weighted system is
+    The experts share ``fit_intercept``. Returns the positions of the experts left
+    unfitted, whose weighted system is
     too ill-conditioned for the normal equations, which the caller fits itself, and
     a dict mapping the position of each fitted expert to its ``predict(X)``,
     computed for all of them in one product.
@@ -123,49 +122,57 @@ def _write_solution(expert, solution, center):
 
 
 class RunningNormalEquations:
-    """Online EM for linear experts: running means of their normal equations.
+    """Online EM for one linear expert: running means of its normal equations.
 
-    After each mini-batch the experts' statistics ``A^T W_k A / n_b`` and
+    After each mini-batch the expert's statistics ``A^T W_k A / n_b`` and
     ``A^T W_k y / n_b`` (batch means per row) are blended into running means with
-    step ``rho``, ``S <- (1 - rho) S + rho S_batch``, and each expert is set to the
+    step ``rho``, ``S <- (1 - rho) S + rho S_batch``, and the expert is set to the
     solution of its running system: the stochastic-approximation EM of Cappé and
     Moulines (2009). ``rho = 1`` forgets the past, as the first batch does.
 
     A ``Ridge`` expert's ``alpha`` is divided by the total sample weight seen so
     far, the row count its penalty would be weighed against in a full fit. A
     running system too ill-conditioned for a Cholesky solve gets the least-squares
-    solution of minimum norm.
+    solution of minimum norm. :func:`update_running` computes the statistics of
+    several experts in one pass over the batch.
     """
 
-    def __init__(self, experts, X_first):
-        self.fit_intercept = experts[0].fit_intercept
+    def __init__(self, expert, X_first):
+        self.fit_intercept = expert.fit_intercept
         n_features = X_first.shape[1]
         self.center = (
             X_first.mean(axis=0) if self.fit_intercept else np.zeros(n_features)
         )
-        self.grams = None
-        self.moments = None
+        self.gram = None
+        self.moment = None
         self.weight_seen = 0.0
 
-    def update(self, experts, X, y, weights, rho):
-        """Blend in one batch with step ``rho`` and refit ``experts``."""
-        grams, moments = _normal_equations(
-            X, y, list(weights.T), self.center, self.fit_intercept
-        )
-        grams /= X.shape[0]
-        moments /= X.shape[0]
-        if self.grams is None or rho >= 1.0:
-            self.grams, self.moments = grams, moments
+    def blend(self, expert, gram, moment, batch_weight, rho):
+        """Blend in one batch's statistics with step ``rho`` and refit ``expert``."""
+        if self.gram is None or rho >= 1.0:
+            self.gram, self.moment = gram, moment
         else:
-            self.grams += rho * (grams - self.grams)
-            self.moments += rho * (moments - self.moments)
-        self.weight_seen += float(weights.sum(axis=1).sum())
-        for j, expert in enumerate(experts):
-            alpha = _ridge_alpha(expert) / max(self.weight_seen, 1.0)
-            if not _solve_into(
-                expert, self.grams[j], self.moments[j], self.center, alpha
-            ):
-                gram = self.grams[j].copy()
-                gram[np.diag_indices(self.center.size)] += alpha
-                solution = np.linalg.lstsq(gram, self.moments[j], rcond=_MIN_RCOND)[0]
-                _write_solution(expert, solution, self.center)
+            self.gram += rho * (gram - self.gram)
+            self.moment += rho * (moment - self.moment)
+        self.weight_seen += batch_weight
+        alpha = _ridge_alpha(expert) / max(self.weight_seen, 1.0)
+        if not _solve_into(expert, self.gram, self.moment, self.center, alpha):
+            gram = self.gram.copy()
+            gram[np.diag_indices(self.center.size)] += alpha
+            solution = np.linalg.lstsq(gram, self.moment, rcond=_MIN_RCOND)[0]
+            _write_solution(expert, solution, self.center)
+
+
+def update_running(runnings, experts, X, y, weights, batch_weight, rho):
+    """Blend one batch into each ``runnings[j]`` and refit ``experts[j]``.
+
+    ``weights[j]`` is expert ``j``'s weight vector on the batch and
+    ``batch_weight`` the batch's total sample weight. The experts share their
+    centre and ``fit_intercept`` (their statistics started on the same batch).
+    """
+    first = runnings[0]
+    grams, moments = _normal_equations(X, y, weights, first.center, first.fit_intercept)
+    grams /= X.shape[0]
+    moments /= X.shape[0]
+    for j, (running, expert) in enumerate(zip(runnings, experts, strict=True)):
+        running.blend(expert, grams[j], moments[j], batch_weight, rho)

@@ -63,9 +63,9 @@ def _l2_penalty(expert):
     return 1.0 / expert.C
 
 
-def has_logistic_fast_path(experts):
-    """Whether ``fit_logistic_experts`` can fit ``experts``."""
-    return all(_l2_penalty(expert) is not None for expert in experts)
+def has_logistic_fast_path(expert):
+    """Whether ``fit_logistic_experts`` can fit ``expert``."""
+    return _l2_penalty(expert) is not None
 
 
 def fit_logistic_experts(
@@ -74,11 +74,10 @@ def fit_logistic_experts(
     """Fit ``experts[j]`` on ``(X, classes[target])`` with ``sample_weight=weights[j]``.
 
     ``target`` holds each row's class index into ``classes``, every class present.
-    The experts are clones of one prototype, so they share ``fit_intercept``.
-    ``last_solves`` maps ``id(expert)`` to the ``SolveEnd`` of its previous fit,
-    to start from, and is updated. With ``n_jobs`` other than 1 the experts are
-    solved in threads (the kernels and BLAS release the GIL); each solve is the same
-    either way.
+    The experts share ``fit_intercept``. ``last_solves[j]`` is the ``SolveEnd`` of
+    expert ``j``'s previous fit, to start from, or None; the list is updated. With
+    ``n_jobs`` other than 1 the experts are solved in threads (the kernels and BLAS
+    release the GIL); each solve is the same either way.
 
     With ``max_steps``, each expert takes at most that many Newton steps from its
     current coefficients, which lowers its objective without solving it: EM's
@@ -106,11 +105,10 @@ def fit_logistic_experts(
     if not fit_intercept:
         free[:, -1] = False
 
-    def solve(expert, weight):
+    def solve(expert, weight, last):
         total = weight.sum()
         if not np.all(weight @ targets > _MIN_CLASS_SHARE * total):
             return None
-        last = last_solves.get(id(expert))
         known = None if last is None else last.proba_at(expert.coef_, expert.intercept_)
         return minimize_cross_entropy(
             _start(expert, classes, center, n_features),
@@ -126,11 +124,12 @@ def fit_logistic_experts(
             with_proba=True,
         )
 
+    problems = list(zip(experts, weights, last_solves, strict=True))
     if n_jobs == 1 or len(experts) < 2:
-        solutions = [solve(*pair) for pair in zip(experts, weights, strict=True)]
+        solutions = [solve(*problem) for problem in problems]
     else:
         solutions = Parallel(n_jobs=n_jobs, backend="threading")(
-            delayed(solve)(*pair) for pair in zip(experts, weights, strict=True)
+            delayed(solve)(*problem) for problem in problems
         )
     left, short = [], []
     target_proba = {}
@@ -142,7 +141,7 @@ def fit_logistic_experts(
         if not converged:
             short.append(j)
         _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
-        last_solves[id(expert)] = SolveEnd(
+        last_solves[j] = SolveEnd(
             hessian, (expert.coef_.copy(), expert.intercept_.copy()), proba
         )
         target_proba[j] = proba[np.arange(X.shape[0]), target]

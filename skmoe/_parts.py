@@ -1,14 +1,28 @@
-"""What a fit works on and what one run of it returns."""
+"""What a fit works on, what it updates, and what one run of it returns.
+
+- :class:`Problem`: what an estimator hands the training driver: the validated
+  data and the unfitted parts a fit starts from.
+- :class:`Data`: the training rows as the EM loop reads them.
+- :class:`Parts`: the model EM updates: experts, their updaters, gate, family.
+- :class:`Fitted`: a fitted model, which a warm start continues.
+- :class:`Run`: the outcome of one run (one restart).
+"""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from skmoe._gate import SoftmaxGate
+
+def columns(X, indices):
+    """``X[:, indices]``, without a copy when ``indices`` are all of X's, in order."""
+    if np.array_equal(indices, np.arange(X.shape[1])):
+        return X
+    return X[:, indices]
 
 
 @dataclass
-class _Data:
+class Data:
     """The training data as the EM loop reads it."""
 
     X_gate: np.ndarray
@@ -23,7 +37,7 @@ class _Data:
 
     def take(self, rows):
         """The data of ``rows`` only."""
-        return _Data(
+        return Data(
             X_gate=self.X_gate[rows],
             X_expert=self.X_expert[rows],
             y=self.y[rows],
@@ -32,28 +46,97 @@ class _Data:
         )
 
 
-@dataclass
-class _Parts:
-    """The parameters EM updates: experts, gate and the likelihood's noise.
+@dataclass(eq=False)
+class Problem:
+    """The validated training data and the unfitted parts that a fit starts from.
 
-    ``last_solves`` keeps, by ``id`` of a logistic expert, how its fast path's
-    last Newton solve ended (``_newton.SolveEnd``), which starts the next M-step's.
+    ``y`` is the target as the experts see it and ``target`` as the family
+    encoded it; mini-batch training encodes each batch on its own, so ``target``
+    is then None, as is ``sample_weight`` when the user gave none. ``experts``
+    holds one unfitted prototype per expert, cloned by each run.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    target: np.ndarray | None
+    sample_weight: np.ndarray | None
+    gate_columns: np.ndarray
+    expert_columns: np.ndarray
+    family: object
+    experts: list
+    gate: object
+    data: Data | None = field(init=False, default=None)
+
+    def __post_init__(self):
+        if self.target is not None:
+            self.data = self.rows(slice(None))
+
+    def gate_inputs(self, X):
+        return np.ascontiguousarray(columns(X, self.gate_columns))
+
+    def expert_inputs(self, X):
+        return columns(X, self.expert_columns)
+
+    def init_inputs(self, X):
+        """The columns of ``X`` that the k-means start clusters."""
+        return X[:, np.union1d(self.gate_columns, self.expert_columns)]
+
+    def rows(self, rows):
+        """The :class:`Data` of ``rows`` (a slice), its target encoded if need be."""
+        X = self.X[rows]
+        y = self.y[rows]
+        target = self.family.encode(y) if self.target is None else self.target[rows]
+        weight = (
+            np.ones(X.shape[0])
+            if self.sample_weight is None
+            else np.asarray(self.sample_weight[rows], dtype=np.float64)
+        )
+        return Data(
+            X_gate=self.gate_inputs(X),
+            X_expert=self.expert_inputs(X),
+            y=y,
+            target=target,
+            sample_weight=weight,
+        )
+
+
+@dataclass
+class Parts:
+    """The model EM updates: experts, their updaters, the gate and the family.
+
+    ``updaters[k]`` refits ``experts[k]`` and keeps its state between M-steps.
     ``experts_short`` says that the last M-step lowered some expert's objective
     without solving it (a generalised M-step): EM does not stop on such a step.
     """
 
     experts: list
-    gate: SoftmaxGate
-    likelihood: object
-    last_solves: dict = field(default_factory=dict)
+    updaters: list
+    gate: object
+    family: object
     experts_short: bool = False
+
+    def drop(self, k):
+        """Remove expert ``k`` with its updater, gate output and parameters."""
+        del self.experts[k]
+        del self.updaters[k]
+        self.gate._drop_expert(k)
+        self.family.drop_expert(k)
+
+
+class Fitted(NamedTuple):
+    """A fitted model as an estimator stores it; a warm start copies it."""
+
+    experts: list
+    gate: object
+    family: object
+    mini_batch_state: object = None
 
 
 @dataclass
-class _Run:
-    """The outcome of one EM run (one restart)."""
+class Run:
+    """The outcome of one run (one restart)."""
 
-    parts: _Parts
+    parts: Parts
     log_likelihood: float
     objective: float
     curve: list
@@ -61,5 +144,5 @@ class _Run:
     converged: bool
     stopped: bool = False
     collapses: list = field(default_factory=list)
-    gradient_state: object = None
+    mini_batch_state: object = None
     seconds: float = 0.0

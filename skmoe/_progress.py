@@ -35,11 +35,45 @@ class _NoCallbackContext:
         return False
 
 
-def root_callback_context(estimator, max_subtasks):
+class Progress:
+    """One task of a fit (the fit, a restart, an iteration) as the driver sees it.
+
+    It hands the callbacks the estimator and, when an iteration ends, a way to
+    rebuild the fitted attributes from the parts EM holds, so that the driver
+    itself never touches the estimator.
+    """
+
+    def __init__(self, context, estimator=None, fitted_attributes=None):
+        self.context = context
+        self.estimator = estimator
+        self.fitted_attributes = fitted_attributes
+
+    def subtask(self, name, max_subtasks=None):
+        """The child task ``name``, itself with ``max_subtasks`` children."""
+        sizes = {} if max_subtasks is None else {"max_subtasks": max_subtasks}
+        context = self.context.subcontext(task_name=name, **sizes)
+        return Progress(context, self.estimator, self.fitted_attributes)
+
+    def begin(self, **data):
+        self.context.call_on_fit_task_begin(estimator=self.estimator, **data)
+
+    def end(self, parts=None, **data):
+        """End the task; True if a callback asks the fit to stop."""
+        if parts is not None:
+            data["reconstruction_attributes"] = lambda: self.fitted_attributes(parts)
+        return self.context.call_on_fit_task_end(estimator=self.estimator, **data)
+
+
+SILENT_PROGRESS = Progress(_NoCallbackContext())
+
+
+def root_progress(estimator, max_subtasks, fitted_attributes):
     """The root task of a fit, with ``max_subtasks`` children (the restarts)."""
     if hasattr(estimator, "_init_callback_context"):
-        return estimator._init_callback_context(max_subtasks=max_subtasks)
-    return _NoCallbackContext()
+        context = estimator._init_callback_context(max_subtasks=max_subtasks)
+    else:
+        context = _NoCallbackContext()
+    return Progress(context, estimator, fitted_attributes)
 
 
 @contextmanager

@@ -1,20 +1,11 @@
 """Mixture of experts for regression: Gaussian noise around each expert's prediction."""
 
-import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._available_if import available_if
 
 from skmoe._base import BaseMixtureOfExperts
-from skmoe._likelihoods import GaussianLikelihood
-from skmoe._linear import fit_linear_experts, has_linear_fast_path
-from skmoe._validation import check_magnitude
-
-# The variance floor, relative to the target's variance: small enough never to bind
-# on real noise, large enough to keep an expert that fits a few rows exactly finite.
-_VARIANCE_FLOOR_RATIO = 1e-6
-# The variance floor's own floor: log-densities stay finite above it.
-_TINY = 1e4 * np.finfo(np.float64).tiny
+from skmoe.families import Gaussian
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
@@ -158,6 +149,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     noise_variance_ : ndarray of shape (n_experts,)
         Each expert's Gaussian noise variance.
 
+    family_ : skmoe.families.Gaussian
+        The fitted family: the noise model, with ``variance_`` (the same as
+        ``noise_variance_``) and its variance floor.
+
     gate_features_, expert_features_ : ndarray of int
         Column indices the gate and the experts see.
 
@@ -212,60 +207,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _default_expert(self):
         return LinearRegression()
 
-    def _prepare_targets(self, y, sample_weight):
-        y = np.asarray(y, dtype=np.float64)
-        check_magnitude(y, "y")
-        return y, y
-
-    def _encode_target(self, y):
-        y = np.asarray(y, dtype=np.float64)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity.")
-        return y
-
-    def _target_columns(self, target):
-        return target[:, None]
-
-    def _make_likelihood(self, y, sample_weight):
-        mean = np.average(y, weights=sample_weight)
-        variance = np.average((y - mean) ** 2, weights=sample_weight)
-        # A constant target has no scale of its own; 1.0 gives it one.
-        floor = max(_VARIANCE_FLOOR_RATIO * (variance if variance > 0 else 1.0), _TINY)
-        return GaussianLikelihood(variance_floor=floor)
-
-    def _fit_by_fast_path(self, fits, data, parts, n_jobs, solve_experts):
-        """Fit ``LinearRegression`` and ``Ridge`` experts by their normal equations."""
-        if not has_linear_fast_path([expert for expert, _, _ in fits]):
-            return fits, {}
-        weights = []
-        for _, rows, expert_weight in fits:
-            if rows is not None:  # sparse training: zero weight off the kept rows
-                kept_weight = np.zeros_like(expert_weight)
-                kept_weight[rows] = expert_weight[rows]
-                expert_weight = kept_weight
-            weights.append(expert_weight)
-        experts = [expert for expert, _, _ in fits]
-        left, predictions = fit_linear_experts(experts, data.X_expert, data.y, weights)
-        known = {id(experts[j]): column for j, column in predictions.items()}
-        return [fits[j] for j in left], known
-
-    def _expert_outputs(self, experts, X_expert, target, known=None):
-        outputs = np.empty((X_expert.shape[0], len(experts)), dtype=np.float64)
-        known = {} if known is None else known
-        for k, expert in enumerate(experts):
-            if id(expert) in known:
-                outputs[:, k] = known[id(expert)]
-            else:
-                outputs[:, k] = np.ravel(expert.predict(X_expert))
-            if not np.all(np.isfinite(outputs[:, k])):
-                raise FloatingPointError(
-                    f"expert {k} ({expert!r}) predicted NaN or infinity."
-                )
-        return outputs
-
-    def _set_fitted_parts(self, parts):
-        super()._set_fitted_parts(parts)
-        self.noise_variance_ = parts.likelihood.variance_
+    def _new_family(self):
+        return Gaussian()
 
     @available_if(BaseMixtureOfExperts._gradient_solver)
     @_fit_context(prefer_skip_nested_validation=False)
@@ -332,7 +275,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         (3, 2)
         """
         X = self._validate_X(X)
-        return self._expert_outputs(self.experts_, self._expert_inputs(X), None)
+        return self.family_.expert_outputs(self.experts_, self._expert_inputs(X), None)
 
     def predict(self, X):
         """Predict the mixture's mean, ``sum_k g_k(x) f_k(x)``, over routed experts.
@@ -362,4 +305,4 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         (3,)
         """
         X = self._validate_X(X)
-        return self._mix_experts(X, lambda expert, rows: np.ravel(expert.predict(rows)))
+        return self._mix_experts(X)

@@ -1,11 +1,14 @@
-"""Checks on the magnitude of finite inputs, which scikit-learn's validation leaves out.
+"""Checks of a fit's inputs beyond scikit-learn's validation.
 
-EM sums squares of the data (normal equations, residual variances, the standardised
-k-means points). Finite values whose squares overflow or underflow float64 would make
-it fail far from the cause, so they are refused up front with a message naming them.
+The magnitude of finite inputs: EM sums squares of the data (normal equations,
+residual variances, the standardised k-means points), and finite values whose
+squares overflow or underflow float64 would make it fail far from the cause, so
+they are refused up front with a message naming them. And the column selections,
+the initial responsibilities and the sample weights of a fit.
 """
 
 import numpy as np
+from sklearn.utils.validation import _check_sample_weight, check_array
 
 _FLOAT = np.finfo(np.float64)
 # Below this a nonzero column's squares are subnormal or zero: its fit is lost.
@@ -46,3 +49,76 @@ def check_magnitude(A, name, *, allow_tiny=False):
             f"{SMALLEST_SCALE:.3g}, where their squares underflow float64. Rescale "
             f"{name} (for instance with StandardScaler)."
         )
+
+
+def resolve_features(spec, name, n_features, feature_names=None):
+    """Column indices of ``spec``: None (all), indices, names or a boolean mask."""
+    if spec is None:
+        return np.arange(n_features)
+    spec = np.asarray(spec)
+    if spec.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D list of columns; got {spec.ndim}-D.")
+    if spec.size == 0:
+        return np.arange(0)
+    if spec.dtype == bool:
+        if spec.size != n_features:
+            raise ValueError(
+                f"{name} is a boolean mask of length {spec.size}, but X has "
+                f"{n_features} features."
+            )
+        return np.flatnonzero(spec)
+    if spec.dtype.kind in "UO":
+        if feature_names is None:
+            raise ValueError(
+                f"{name} names columns, but X has no column names; pass a "
+                "DataFrame or give column indices."
+            )
+        lookup = {feature: i for i, feature in enumerate(feature_names)}
+        unknown = [str(c) for c in spec if c not in lookup]
+        if unknown:
+            raise ValueError(f"{name} names unknown columns: {unknown}.")
+        columns = np.array([lookup[c] for c in spec])
+    elif spec.dtype.kind in "iu":
+        columns = spec.astype(np.intp)
+        bad = columns[(columns < 0) | (columns >= n_features)]
+        if bad.size:
+            raise ValueError(
+                f"{name} has column indices {bad.tolist()} outside "
+                f"[0, {n_features}) for X with {n_features} features."
+            )
+    else:
+        raise ValueError(
+            f"{name} must hold column indices, column names or a boolean mask; "
+            f"got dtype {spec.dtype}."
+        )
+    if np.unique(columns).size != columns.size:
+        raise ValueError(f"{name} lists a column more than once.")
+    return columns
+
+
+def check_init(init, n_samples, n_experts):
+    """``init`` as a fit reads it: a string, or validated responsibilities."""
+    if isinstance(init, str):
+        return init
+    init = check_array(init, dtype=np.float64)
+    expected = (n_samples, n_experts)
+    if init.shape != expected:
+        raise ValueError(
+            f"init must be 'kmeans', 'random' or responsibilities of shape "
+            f"(n_samples, n_experts)={expected}; got shape {init.shape}."
+        )
+    if np.any(init < 0) or not np.allclose(init.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(
+            "init responsibilities must be non-negative with rows summing to 1."
+        )
+    return init
+
+
+def check_fit_weights(sample_weight, X):
+    """Non-negative float64 sample weights with a positive sum (ones if None)."""
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+    return sample_weight

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from golden_cases import CASES
 
 GOLDEN = np.load(Path(__file__).parent / "data" / "golden.npz")
@@ -25,7 +26,9 @@ def test_every_case_is_pinned():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_same_outputs_as_before_the_refactor(name):
     outputs = CASES[name]()
-    expected_keys = {key.split("/")[1] for key in GOLDEN.files if key.startswith(name + "/")}
+    expected_keys = {
+        key.split("/")[1] for key in GOLDEN.files if key.startswith(name + "/")
+    }
     assert set(outputs) == expected_keys
     for key, actual in outputs.items():
         expected = GOLDEN[f"{name}/{key}"]

@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
-from skmoe._base import BaseMixtureOfExperts
+from skmoe import (
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    SoftmaxGate,
+    _em,
+)
 from skmoe.datasets import make_moe_classification, make_moe_regression
 
 
@@ -12,13 +16,13 @@ from skmoe.datasets import make_moe_classification, make_moe_regression
 def em_runs(monkeypatch):
     """The data and start of every EM run of a fit, in order."""
     runs = []
-    original = BaseMixtureOfExperts._run_em
+    original = _em.run_em
 
-    def recording_run_em(self, data, parts, resp, ctx, expert_jobs=1):
+    def recording_run_em(data, parts, resp, *args, **kwargs):
         runs.append((data, None if resp is None else resp.copy()))
-        return original(self, data, parts, resp, ctx, expert_jobs)
+        return original(data, parts, resp, *args, **kwargs)
 
-    monkeypatch.setattr(BaseMixtureOfExperts, "_run_em", recording_run_em)
+    monkeypatch.setattr(_em, "run_em", recording_run_em)
     return runs
 
 

@@ -26,14 +26,15 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_classification, make_moe_regression
-from skmoe.tests.test_validation import CountingClassifier, CountingRegressor, _State
+
+from test_validation import CountingClassifier, CountingRegressor, _State
 
 N_SAMPLES = 60
 
@@ -202,6 +203,12 @@ CATALOGUE = [
     BadInput("top_k_not_an_integer", _fit(), InvalidParameterError,
              r"The 'top_k' parameter .* an int .* Got 1\.5",
              params={"routing": "top_k", "top_k": 1.5}),
+    # A gate with fit and decision_function once passed validation and failed
+    # inside EM with AttributeError: _fit. EM drives SoftmaxGate's own solver.
+    BadInput("gate_that_is_not_a_softmax_gate", _fit(), InvalidParameterError,
+             r"The 'gate' parameter .* an instance of 'skmoe\._gate\.SoftmaxGate' "
+             r"or None\. Got LogisticRegression\(\)",
+             params={"gate": LogisticRegression()}),
     BadInput("top_k_above_n_experts", _fit(), ValueError,
              "top_k must be an integer between 1 and n_experts=2; got 3",
              params={"routing": "top_k", "top_k": 3}),

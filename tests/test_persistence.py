@@ -34,6 +34,8 @@ from skmoe.datasets import make_moe_classification, make_moe_regression
 # The directory that holds the skmoe package under test: fresh processes import
 # the same skmoe as this one.
 _SKMOE_PARENT = str(Path(skmoe.__file__).resolve().parents[1])
+# And this folder, so that they can import the tests' helpers.
+_TESTS = str(Path(__file__).resolve().parent)
 _SUBPROCESS_TIMEOUT = 120
 
 
@@ -48,7 +50,7 @@ def _env(**changes):
     """This process's environment with skmoe importable; ``None`` unsets a name."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in [_SKMOE_PARENT, env.get("PYTHONPATH")] if p
+        p for p in [_SKMOE_PARENT, _TESTS, env.get("PYTHONPATH")] if p
     )
     for name, value in changes.items():
         if value is None:
@@ -190,13 +192,13 @@ def test_joblib_round_trip_is_bitwise(fitted_case, mmap_mode, tmp_path):
 _SKOPS_TRUSTED = {
     MixtureOfExpertsRegressor: [
         "skmoe._gate.SoftmaxGate",
-        "skmoe._likelihoods.GaussianLikelihood",
         "skmoe._regression.MixtureOfExpertsRegressor",
+        "skmoe.families.Gaussian",
     ],
     MixtureOfExpertsClassifier: [
         "skmoe._classification.MixtureOfExpertsClassifier",
         "skmoe._gate.SoftmaxGate",
-        "skmoe._likelihoods.CategoricalLikelihood",
+        "skmoe.families.Categorical",
     ],
 }
 
@@ -324,7 +326,7 @@ def test_experts_fitted_in_threads_give_bitwise_identical_fits():
 def test_same_random_state_gives_bitwise_identical_fits_across_processes():
     code = textwrap.dedent(
         """
-        from skmoe.tests.test_persistence import _determinism_fits, _fingerprint
+        from test_persistence import _determinism_fits, _fingerprint
         print(_fingerprint(_determinism_fits()))
         """
     )

@@ -32,7 +32,7 @@ def test_same_coefficients_as_the_experts_own_fit(expert, monkeypatch):
     weights = rng.dirichlet(np.ones(3), size=500)
     weights[:50, 0] = 0.0
     experts = [clone(expert) for _ in range(3)]
-    assert has_linear_fast_path(experts)
+    assert all(has_linear_fast_path(expert) for expert in experts)
     left, predictions = fit_linear_experts(experts, X, y, list(weights.T))
     assert left == []
     for k, fast in enumerate(experts):
@@ -57,10 +57,11 @@ def test_collinear_columns_are_left_to_the_expert():
 
 
 def test_only_plain_linear_experts_take_the_fast_path():
-    assert not has_linear_fast_path([SlowLinearRegression()])
-    assert not has_linear_fast_path([LinearRegression(positive=True)])
-    assert not has_linear_fast_path([Ridge(alpha=np.ones(2))])
-    assert not has_linear_fast_path([LinearRegression(), Ridge()])
+    assert not has_linear_fast_path(SlowLinearRegression())
+    assert not has_linear_fast_path(LinearRegression(positive=True))
+    assert not has_linear_fast_path(Ridge(alpha=np.ones(2)))
+    assert has_linear_fast_path(LinearRegression())
+    assert has_linear_fast_path(Ridge())
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.05])

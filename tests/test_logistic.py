@@ -33,7 +33,7 @@ def _objective(model, X, y, weights):
 
 def _fast_fit(expert, X, y, weights, last_solves=None):
     classes, target = np.unique(y, return_inverse=True)
-    last_solves = {} if last_solves is None else last_solves
+    last_solves = [None] if last_solves is None else last_solves
     left, _, short = fit_logistic_experts(
         [expert], X, target, classes, [weights], last_solves
     )
@@ -51,7 +51,7 @@ def test_fast_path_returns_the_fitted_experts_target_probabilities(
     classes, target = np.unique(y, return_inverse=True)
     experts = [LogisticRegression(fit_intercept=fit_intercept) for _ in range(2)]
     _, target_proba, _ = fit_logistic_experts(
-        experts, X, target, classes, [weights, weights[::-1].copy()], {}
+        experts, X, target, classes, [weights, weights[::-1].copy()], [None, None]
     )
     assert sorted(target_proba) == [0, 1]
     for j, expert in enumerate(experts):
@@ -95,9 +95,9 @@ def test_fast_path_is_at_least_as_good_as_the_default_fit(n_classes):
 
 def test_warm_start_and_a_stale_hessian_reach_the_same_optimum():
     X, y, weights = _weighted_problem(3, seed=2)
-    last_solves = {}
+    last_solves = [None]
     expert = _fast_fit(LogisticRegression(), X, y, weights, last_solves)
-    assert id(expert) in last_solves
+    assert last_solves[0] is not None
     # New weights, the previous coefficients, Hessian and probabilities as the
     # start: EM's case.
     new_weights = np.random.RandomState(3).uniform(size=weights.size)
@@ -112,9 +112,9 @@ def test_warm_start_and_a_stale_hessian_reach_the_same_optimum():
 
 def test_kept_probabilities_serve_only_the_coefficients_they_belong_to():
     X, y, weights = _weighted_problem(3, seed=4)
-    last_solves = {}
+    last_solves = [None]
     expert = _fast_fit(LogisticRegression(), X, y, weights, last_solves)
-    end = last_solves[id(expert)]
+    end = last_solves[0]
     assert end.proba_at(expert.coef_, expert.intercept_) is end.proba
     np.testing.assert_allclose(end.proba, expert.predict_proba(X), rtol=1e-12)
     # Refitted by anything else, the expert no longer matches them.
@@ -129,7 +129,9 @@ def test_a_class_without_weight_is_left_to_the_experts_own_fit():
     classes, target = np.unique(y, return_inverse=True)
     experts = [LogisticRegression(), LogisticRegression()]
     other = np.ones_like(weights)
-    left, _, _ = fit_logistic_experts(experts, X, target, classes, [weights, other], {})
+    left, _, _ = fit_logistic_experts(
+        experts, X, target, classes, [weights, other], [None, None]
+    )
     assert left == [0]
     assert not hasattr(experts[0], "coef_")
     assert experts[1].coef_.shape == (3, 4)
@@ -146,8 +148,8 @@ def test_a_class_without_weight_is_left_to_the_experts_own_fit():
     ids=["class_weight", "l1", "unpenalised", "liblinear"],
 )
 def test_other_objectives_have_no_fast_path(expert):
-    assert not has_logistic_fast_path([expert])
-    assert has_logistic_fast_path([LogisticRegression(C=0.5, solver="newton-cg")])
+    assert not has_logistic_fast_path(expert)
+    assert has_logistic_fast_path(LogisticRegression(C=0.5, solver="newton-cg"))
 
 
 def _count_fits(monkeypatch):
@@ -210,9 +212,7 @@ def test_em_with_the_fast_path_matches_em_with_tight_expert_fits(monkeypatch):
     fast = MixtureOfExpertsClassifier(expert, **params).fit(X, y)
 
     calls = _count_fits(monkeypatch)
-    monkeypatch.setattr(
-        "skmoe._classification.has_logistic_fast_path", lambda experts: False
-    )
+    monkeypatch.setattr("skmoe._updaters.has_logistic_fast_path", lambda expert: False)
     slow = MixtureOfExpertsClassifier(expert, **params).fit(X, y)
     assert len(calls) == 2 * slow.n_iter_
 
@@ -237,7 +237,7 @@ def _record_fast_path(monkeypatch, exact=False):
         calls.append((kwargs["max_steps"], short, [w.copy() for w in weights]))
         return left, proba, short
 
-    monkeypatch.setattr("skmoe._classification.fit_logistic_experts", recording)
+    monkeypatch.setattr("skmoe._updaters.fit_logistic_experts", recording)
     return calls
 
 

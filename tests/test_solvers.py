@@ -14,12 +14,13 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe._gradient import epoch_order
-from skmoe._likelihoods import GaussianLikelihood
-from skmoe._linear import RunningNormalEquations, fit_linear_experts
+from skmoe._linear import RunningNormalEquations, fit_linear_experts, update_running
 from skmoe._newton import _penalized_cross_entropy
 from skmoe.datasets import make_moe_classification, make_moe_regression
 from skmoe.exceptions import ExpertFitError
-from skmoe.tests.test_validation import _State
+from skmoe.families import Gaussian
+
+from test_validation import _State
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +110,14 @@ def test_running_normal_equations_forget_with_step_one(expert):
     y = X @ [1.0, -2.0, 0.5] + rng.normal(size=300)
     weights = rng.dirichlet(np.ones(2), size=300)
     online = [clone(expert) for _ in range(2)]
-    running = RunningNormalEquations(online, X[:100])
-    running.update(online, X[:100] + 5.0, y[:100], weights[:100], rho=1.0)
-    running.update(online, X, y, weights, rho=1.0)  # forgets the batch before
+    runnings = [RunningNormalEquations(expert, X[:100]) for expert in online]
+
+    def update(X, y, weights):
+        batch_weight = weights.sum()
+        update_running(runnings, online, X, y, list(weights.T), batch_weight, rho=1.0)
+
+    update(X[:100] + 5.0, y[:100], weights[:100])
+    update(X, y, weights)  # forgets the batch before
     reference = [clone(expert) for _ in range(2)]
     # One batch of all rows: Ridge's alpha is relative to the weight seen, 400 rows
     # here, where a fit on the 300 rows weighs it against 300.
@@ -129,9 +135,10 @@ def test_running_variance_with_step_one_is_the_weighted_variance():
     outputs = rng.normal(size=(50, 3))
     y = rng.normal(size=50)
     weights = rng.dirichlet(np.ones(3), size=50)
-    online = GaussianLikelihood(1e-9).partial_fit(outputs + 1, y, weights, rho=0.5)
+    family = Gaussian()
+    online = family.start(y, np.ones(50)).partial_fit(outputs + 1, y, weights, 0.5)
     online.partial_fit(outputs, y, weights, rho=1.0)
-    full = GaussianLikelihood(1e-9).fit(outputs, y, weights)
+    full = family.start(y, np.ones(50)).fit(outputs, y, weights)
     np.testing.assert_allclose(online.variance_, full.variance_, rtol=1e-12)
 
 

@@ -1,0 +1,100 @@
+"""The face of ``partial_fit``: validate one chunk of a stream, train on it, keep it.
+
+The steps themselves are mini-batch training's (``skmoe._gradient``), the same as
+``fit(solver="gradient")`` takes, so the same batches in the same order give the
+same model.
+"""
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+from threadpoolctl import threadpool_limits
+
+from skmoe._gradient import partial_fit_steps, resolve_batch_size
+from skmoe._routing import check_routing
+from skmoe._updaters import check_expert
+from skmoe._validation import check_fit_weights, check_init
+
+
+class MiniBatchMixin:
+    """``partial_fit`` of the mixture estimators, with ``solver="gradient"``."""
+
+    def _partial_fit(self, X, y, sample_weight, classes):
+        """One mini-batch step per batch of ``(X, y)``; see ``partial_fit``."""
+        first = not hasattr(self, "experts_")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=not is_classifier(self),
+            reset=first,
+        )
+        sample_weight = check_fit_weights(sample_weight, X)
+        n_samples = X.shape[0]
+        batch_size = resolve_batch_size(
+            self.batch_size, n_samples, self.n_experts, strict=False
+        )
+        init = self.init
+        if first:
+            if n_samples < self.n_experts:
+                raise ValueError(
+                    f"the first partial_fit call has {n_samples} samples; it needs "
+                    f">= n_experts={self.n_experts} to initialise every expert."
+                )
+            self._resolve_columns()
+            init = check_init(self.init, n_samples, self.n_experts)
+            check_routing(self.routing, self.top_k, self.n_experts)
+        family = self._new_family() if first else self.family_
+        family.declare(y, classes, partial=True)
+        self._learn_target(family)
+        check_expert(self._expert_prototype(), "gradient", family)
+
+        problem = self._problem(X, y, None, sample_weight, family)
+        config = self._config(init, batch_size)
+        with threadpool_limits(1, user_api="blas"):
+            seed = None
+            if first:
+                seed = check_random_state(self.random_state).randint(
+                    np.iinfo(np.int32).max
+                )
+            parts, state, total, weight = partial_fit_steps(
+                problem, config, seed, None if first else self._fitted()
+            )
+        for name, value in self._fitted_attributes(parts).items():
+            setattr(self, name, value)
+        self._mini_batch_state = state
+        if first:
+            self.log_likelihood_curve_ = np.empty(0)
+            self.n_iter_ = 0
+            self.collapsed_ = []
+            self.converged_ = False
+            self.n_experts_ = len(self.experts_)
+            self._n_experts_fitted = self.n_experts
+        self.n_iter_ += 1
+        if weight > 0:
+            self.log_likelihood_ = total / weight
+            self.log_likelihood_curve_ = np.append(
+                self.log_likelihood_curve_, self.log_likelihood_
+            )
+        return self
+
+    def _partial_fit_keeping_state(self, X, y, sample_weight, classes=None):
+        """``_partial_fit``, restoring the whole state if it fails."""
+        saved_state = dict(self.__dict__)
+        try:
+            return self._partial_fit(X, y, sample_weight, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise
+
+    def _gradient_solver(self):
+        """``available_if`` check of ``partial_fit``: only for mini-batch training."""
+        if self.solver != "gradient":
+            raise AttributeError(
+                f"partial_fit trains on mini-batches and needs solver='gradient'; "
+                f"this estimator has solver={self.solver!r}."
+            )
+        return True

@@ -1,0 +1,315 @@
+"""Expert updaters: how each expert is refitted in EM's M-step and in mini-batches.
+
+Every expert of a fit has an updater of its own, chosen for that expert alone by
+:func:`em_updater` or :func:`mini_batch_updater`, and keeping that expert's state
+between steps (the logistic fast path's last Newton solve, the running normal
+equations of online EM). The updater does not hold the expert: the M-step hands
+it over, so a model's experts and updaters can be copied apart.
+
+- :class:`WeightedFit`: the expert's own ``fit(X, y, sample_weight=...)``; every
+  EM updater falls back on it.
+- :class:`NormalEquations`: ``LinearRegression`` and ``Ridge`` experts by their
+  weighted normal equations (``_linear``), all such experts in one pass over ``X``.
+- :class:`LogisticNewton`: ``LogisticRegression`` experts by the gate's Newton
+  solver (``_logistic``), warm-started from their last solve.
+- :class:`PartialFit` and :class:`RunningLinear`: mini-batch steps, by the
+  expert's ``partial_fit`` or by online EM on its normal equations.
+
+An updater class fits all its experts of one M-step together (``fit_fast``, a
+class method), so that a fast path can share its passes over the rows; an expert
+it cannot fit falls back on :meth:`WeightedFit.fit`.
+"""
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils.validation import has_fit_parameter
+
+from skmoe._linear import (
+    RunningNormalEquations,
+    fit_linear_experts,
+    has_linear_fast_path,
+    update_running,
+)
+from skmoe._logistic import fit_logistic_experts, has_logistic_fast_path
+from skmoe.exceptions import ExpertFitError
+
+
+@dataclass
+class Refit:
+    """One expert's refit in one M-step: its rows (None: all) and weights.
+
+    ``weight`` is None for a fit without weights (CEM with unit weights).
+    """
+
+    index: int
+    expert: object
+    updater: object
+    rows: np.ndarray | None
+    weight: np.ndarray | None
+
+
+@dataclass
+class FitContext:
+    """What an M-step's updaters read besides their own refits."""
+
+    data: object
+    family: object
+    solve: bool
+    n_jobs: int
+    iteration: int
+
+
+class WeightedFit:
+    """The expert refitted by its own ``fit`` with ``sample_weight``."""
+
+    #: The family output a fast path computes on the way (None: none).
+    output = None
+
+    def __init__(self):
+        self.reseeded = False
+
+    @classmethod
+    def fit_fast(cls, refits, context):
+        """Fit what a fast path can of ``refits``; return the outputs it computed,
+        by expert index, and whether it stopped some expert short of its optimum.
+
+        The experts of ``refits`` missing from the outputs are fitted by
+        :meth:`fit`.
+        """
+        return {}, False
+
+    def fit(self, refit, context):
+        """``expert.fit`` on the refit's rows; a failure names the expert and step."""
+        data = context.data
+        rows = slice(None) if refit.rows is None else refit.rows
+        weights = {} if refit.weight is None else {"sample_weight": refit.weight[rows]}
+        try:
+            refit.expert.fit(data.X_expert[rows], data.y[rows], **weights)
+        except Exception as error:
+            hint = ""
+            if is_classifier(refit.expert) and np.unique(data.target[rows]).size < 2:
+                # CEM's hard assignments tend to give a classifier expert one class:
+                # that maximises the classification likelihood.
+                hint = (
+                    " Its rows hold a single class: with solver='cem' or "
+                    "responsibility_threshold, a classifier expert must accept one "
+                    "class (trees, KNeighborsClassifier); experts that take "
+                    "sample_weight can use solver='em' instead."
+                )
+            raise ExpertFitError(
+                f"expert {refit.index} ({refit.expert!r}) failed to fit at "
+                f"iteration {context.iteration}: {type(error).__name__}: "
+                f"{error}{hint}"
+            ) from error
+
+    def forget(self):
+        """Drop state that belongs to the rows of the last fit (a new data set)."""
+
+
+class NormalEquations(WeightedFit):
+    """``LinearRegression`` and ``Ridge`` experts by their weighted normal equations.
+
+    An expert whose system is too ill-conditioned falls back on its own fit.
+    """
+
+    output = "prediction"
+
+    @classmethod
+    def fit_fast(cls, refits, context):
+        outputs = {}
+        for group in _by_intercept(refits):
+            weights = []
+            for refit in group:
+                weight = refit.weight
+                if refit.rows is not None:  # sparse training: zero weight off its rows
+                    weight = np.zeros_like(refit.weight)
+                    weight[refit.rows] = refit.weight[refit.rows]
+                weights.append(weight)
+            data = context.data
+            experts = [refit.expert for refit in group]
+            _, predictions = fit_linear_experts(experts, data.X_expert, data.y, weights)
+            outputs.update(
+                {group[j].index: column for j, column in predictions.items()}
+            )
+        return outputs, False
+
+
+class LogisticNewton(WeightedFit):
+    """``LogisticRegression`` experts by Newton's method on all rows, warm-started.
+
+    Experts trained on a subset of the rows (``solver="cem"``,
+    ``responsibility_threshold``) keep their own ``fit``: it sees only the classes
+    of those rows. Without ``context.solve`` each expert takes one Newton step, as
+    the gate does (a generalised M-step).
+    """
+
+    output = "probability of the observed class"
+
+    def __init__(self):
+        super().__init__()
+        self.last_solve = None
+
+    @classmethod
+    def fit_fast(cls, refits, context):
+        dense = [refit for refit in refits if refit.rows is None]
+        outputs, short = {}, False
+        for group in _by_intercept(dense):
+            data = context.data
+            last_solves = [refit.updater.last_solve for refit in group]
+            _, target_proba, stopped = fit_logistic_experts(
+                [refit.expert for refit in group],
+                data.X_expert,
+                data.target,
+                context.family.classes_,
+                [refit.weight for refit in group],
+                last_solves,
+                context.n_jobs,
+                max_steps=None if context.solve else 1,
+            )
+            for refit, solve in zip(group, last_solves, strict=True):
+                refit.updater.last_solve = solve
+            outputs.update({group[j].index: proba for j, proba in target_proba.items()})
+            short = short or bool(stopped)
+        return outputs, short
+
+    def forget(self):
+        # The last solve holds per-row arrays of the rows it was made on.
+        self.last_solve = None
+
+
+def _by_intercept(refits):
+    """``refits`` in groups that share ``fit_intercept``, in order of appearance."""
+    groups = {}
+    for refit in refits:
+        groups.setdefault(bool(refit.expert.fit_intercept), []).append(refit)
+    return list(groups.values())
+
+
+def em_updater(expert, family):
+    """The updater of ``expert`` in EM and CEM: a fast path where one fits."""
+    if family.output == NormalEquations.output and has_linear_fast_path(expert):
+        return NormalEquations()
+    if family.output == LogisticNewton.output and has_logistic_fast_path(expert):
+        return LogisticNewton()
+    return WeightedFit()
+
+
+# ---- mini-batch training
+
+
+class PartialFit:
+    """A mini-batch step by the expert's ``partial_fit`` with ``sample_weight``.
+
+    ``fit_params`` are passed on every call (a classifier's ``classes``).
+    """
+
+    def __init__(self, fit_params):
+        self.fit_params = fit_params
+
+    @classmethod
+    def step(cls, members, batch, weights, batch_weight, rho, n_steps):
+        """One step of the experts ``members`` (``(index, expert, updater)``).
+
+        An expert with (almost) no weight in this batch waits for a batch of its
+        own: some estimators divide by the total weight.
+        """
+        w = batch.sample_weight
+        min_weight = 1e-10 * w.sum()
+        for k, expert, updater in members:
+            if weights[:, k].sum() > min_weight:
+                updater.partial_fit(k, expert, batch, weights[:, k], n_steps)
+            elif not hasattr(expert, "n_features_in_"):
+                updater.partial_fit(k, expert, batch, w, n_steps)
+
+    def partial_fit(self, k, expert, batch, sample_weight, n_steps):
+        """One update of expert ``k``; a failure names it and the step, as in EM."""
+        try:
+            expert.partial_fit(
+                batch.X_expert, batch.y, sample_weight=sample_weight, **self.fit_params
+            )
+        except Exception as error:
+            raise ExpertFitError(
+                f"expert {k} ({expert!r}) failed in partial_fit at mini-batch step "
+                f"{n_steps}: {type(error).__name__}: {error}"
+            ) from error
+
+
+class RunningLinear:
+    """A mini-batch step of a linear expert by online EM on its normal equations."""
+
+    def __init__(self, expert, X_first):
+        self.running = RunningNormalEquations(expert, X_first)
+
+    @classmethod
+    def step(cls, members, batch, weights, batch_weight, rho, n_steps):
+        groups = {}
+        for member in members:
+            groups.setdefault(member[2].running.fit_intercept, []).append(member)
+        for group in groups.values():
+            update_running(
+                [updater.running for _, _, updater in group],
+                [expert for _, expert, _ in group],
+                batch.X_expert,
+                batch.y,
+                [weights[:, k] for k, _, _ in group],
+                batch_weight,
+                rho,
+            )
+
+
+def mini_batch_updater(expert, family, X_first):
+    """The updater of ``expert`` in mini-batch training.
+
+    ``X_first`` is the experts' inputs on the first batch, which centre the
+    running normal equations.
+    """
+    if family.output == NormalEquations.output and has_linear_fast_path(expert):
+        return RunningLinear(expert, X_first)
+    return PartialFit(family.partial_fit_params())
+
+
+# ---- what each solver needs of an expert
+
+
+def check_expert(expert, solver, family, unit_weight=True):
+    """Raise ValueError if ``expert`` lacks what ``solver`` needs of it, naming both."""
+    family.check_expert(expert)
+    if solver == "em" and not has_fit_parameter(expert, "sample_weight"):
+        raise ValueError(
+            f"{expert!r} cannot be an expert with solver='em': its fit method "
+            "takes no sample_weight, which EM needs to weight each row by the "
+            "expert's responsibility. Use solver='cem' (hard assignments: each "
+            "expert fits on its own rows, without weights), or an estimator "
+            "whose fit accepts sample_weight."
+        )
+    if solver == "gradient" and not (
+        family.output == NormalEquations.output and has_linear_fast_path(expert)
+    ):
+        partial_fit = getattr(expert, "partial_fit", None)
+        if partial_fit is None or not _takes(partial_fit, "sample_weight"):
+            raise ValueError(
+                f"{expert!r} cannot be an expert with solver='gradient': it has "
+                "no partial_fit taking sample_weight, through which mini-batch "
+                "training hands it each batch weighted by its responsibilities "
+                "(nor is it a plain LinearRegression or Ridge, which are updated "
+                "from running statistics). Use an estimator with partial_fit "
+                "(SGDRegressor, SGDClassifier, MLPRegressor, ...), or "
+                "solver='em'."
+            )
+    if (
+        solver == "cem"
+        and not unit_weight
+        and not has_fit_parameter(expert, "sample_weight")
+    ):
+        raise ValueError(
+            f"sample_weight needs an expert whose fit takes sample_weight, even "
+            f"with solver='cem'; {expert!r} takes none."
+        )
+
+
+def _takes(method, parameter):
+    """Whether ``method`` has a parameter named ``parameter``."""
+    return parameter in inspect.signature(method).parameters
