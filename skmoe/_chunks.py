@@ -3,9 +3,8 @@
 Hessians, normal equations and the softmax objective are sums over rows of small
 per-row terms, computed one block of rows at a time through a ``(rows, columns)``
 temporary. Blocks of ``_CHUNK_FLOATS`` floats (512 KiB) keep each temporary in a
-core's cache and its size independent of the number of samples: on a two-core AMD
-EPYC (1 MiB of L2 per core), blocks of 16,384 rows made the gate's Hessian 1.6x and
-the normal equations 3x slower at 100,000 rows than blocks of this size.
+core's cache, which fixed numbers of rows did not, and its size independent of the
+number of samples (docs: performance.rst, "Measured choices").
 """
 
 import numpy as np
@@ -26,8 +25,8 @@ def column_sums(array, weights=None):
     """``weights @ array`` (``array.sum(axis=0)`` without ``weights``) in float64.
 
     A product with ones, because NumPy sums a C-ordered array over its rows one
-    short row at a time: ten times slower than BLAS for an array of 100,000 rows and
-    4 columns.
+    short row at a time, far slower than BLAS on tall, narrow arrays (docs:
+    performance.rst, "Measured choices").
     """
     if weights is None:
         weights = np.ones(array.shape[0])

@@ -28,7 +28,11 @@ from skmoe._newton import (
 
 
 def softmax(logits):
-    """Row-wise softmax, in place (NumPy here is 3x faster than SciPy's)."""
+    """Row-wise softmax, in place.
+
+    In NumPy rather than ``scipy.special.softmax``, which is slower here (docs:
+    performance.rst, "Measured choices").
+    """
     logits -= logits.max(axis=1, keepdims=True)
     np.exp(logits, out=logits)
     logits /= logits.sum(axis=1, keepdims=True)
@@ -40,8 +44,9 @@ def standardize(X, sample_weight):
 
     Returns the standardised copy, in the dtype of ``X`` (float32 or float64), and
     the means and scales, in float64. A constant column keeps scale 1, so that a
-    coefficient on it stays finite. Five times faster than ``StandardScaler`` with
-    ``sample_weight`` on 100,000 rows.
+    coefficient on it stays finite. Computed here rather than by ``StandardScaler``,
+    which is slower with ``sample_weight`` (docs: performance.rst, "Measured
+    choices").
     """
     total_weight = sample_weight.sum()
     mean = column_sums(X, sample_weight) / total_weight

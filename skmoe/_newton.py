@@ -124,8 +124,8 @@ def _bfgs_update(hessian, step, change):
     """``hessian`` corrected by BFGS to map ``step`` to the gradient's ``change``.
 
     A Hessian from an earlier M-step then learns the current curvature as Newton's
-    method moves: on logistic experts, 6.0 steps per solve instead of 6.9 and 97
-    new Hessians instead of 172 in one fit. Both terms lie in the span of
+    method moves, so that solves take fewer steps and fewer new Hessians (docs:
+    performance.rst, "Measured choices"). Both terms lie in the span of
     gradients and steps, so the directions in which the objective is flat stay
     flat.
     """
@@ -215,8 +215,8 @@ def minimize_cross_entropy(
     gradient or the decrease held, the last Hessian used and, ``with_proba``, the
     softmax probabilities at the new theta (else None, and the line search does not
     keep the current ones alive). Without ``final_gradient`` (nor ``with_proba``),
-    the line search of the last allowed step computes the objective alone, a third
-    less time, and ``converged`` only says whether a stopping rule held before it:
+    the line search of the last allowed step computes the objective alone, which is
+    cheaper, and ``converged`` only says whether a stopping rule held before it:
     for a caller that wants the step and nothing after it, as the gate in EM.
     """
     row_weight = weights * (targets @ np.ones(targets.shape[1]))  # fast row sums

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skmoe._gate import standardize
 
 # init_size="auto": EM starts on this many rows when the data has twice as many
-# (docs: core.rst, "Initialisation").
+# (docs: performance.rst, "Measured choices").
 AUTO_INIT_SIZE = 10_000
 
 

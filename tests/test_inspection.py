@@ -168,10 +168,10 @@ def test_summary_does_not_hide_other_errors(moe_data, monkeypatch):
     with pytest.raises(ValueError, match="y must be 1-D"):
         summary(model, X, y[:-1])
 
-    def broken_count():
+    def broken_count(expert):
         raise RuntimeError("broken")
 
-    monkeypatch.setattr(model, "_n_parameters", broken_count)
+    monkeypatch.setattr("skmoe._fitted._expert_n_parameters", broken_count)
     with pytest.raises(RuntimeError, match="broken"):
         summary(model, X, y)
 

@@ -1,13 +1,12 @@
 """Numba kernels: plain functions over arrays, no scikit-learn imports.
 
 The E-step and the softmax cross-entropy run over blocks of rows that stay in cache,
-with numba for each row's arithmetic and NumPy for the exponentials: numba calls
-``exp`` one value at a time, NumPy vectorises it, five times faster.
+with numba for each row's arithmetic and NumPy for the exponentials, which NumPy
+vectorises where numba calls ``exp`` one value at a time.
 
-The kernels are serial. numba's ``parallel=True`` made the E-step 1.5x faster on an
-idle two-core machine, but a fit makes many small calls, and whenever other processes
-held the cores each one waited for its worker threads: the quickstart took 16.2 s
-instead of 5.9 s next to one busy process.
+The kernels are serial: a fit makes many small calls, and with numba's
+``parallel=True`` each one waits for worker threads whenever other processes hold the
+cores (docs: core.rst, "Threads").
 """
 
 from skmoe._kernels._estep import e_step, gaussian_log_likelihood

@@ -1,9 +1,9 @@
 """The E-step and the Gaussian expert log-likelihood.
 
-numba calls ``exp`` one value at a time, NumPy's ``exp`` on whole arrays with SIMD
-(about five times faster here). So the E-step runs over blocks of rows in three
-passes that stay in cache: a kernel shifts each row by its largest term, NumPy takes
-the exponentials, a kernel sums and normalises them.
+numba calls ``exp`` one value at a time, NumPy's ``exp`` on whole arrays with SIMD,
+which is faster. So the E-step runs over blocks of rows in three passes that stay in
+cache: a kernel shifts each row by its largest term, NumPy takes the exponentials, a
+kernel sums and normalises them (docs: performance.rst, "Measured choices").
 """
 
 import numpy as np

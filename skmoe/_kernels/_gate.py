@@ -3,8 +3,8 @@
 Computed over blocks of rows that stay in cache: BLAS for the logits and the
 gradient's product with ``X``, NumPy for the exponentials (SIMD, where numba calls
 ``exp`` one value at a time), and two kernels for the rest of each row's
-arithmetic. Fusing everything into one numba pass, as before, was 2.4 to 2.7 times
-slower at 100,000 rows.
+arithmetic; one fused numba pass was slower (docs: performance.rst, "Measured
+choices").
 """
 
 import numpy as np

@@ -16,13 +16,15 @@ def spread_rows(X, weights, row_scale, spread, design):
     ``design[i] = sqrt(c_i) [x_i, 1]`` with ``c_i = row_scale[i] >= 0``, and
     ``spread[i]`` its copies scaled by ``weights[i, k]``, one after another, for as
     many leading columns ``k`` of ``weights`` as ``spread`` has room for. One pass,
-    where NumPy's broadcasting took longer than the products themselves.
+    where NumPy's broadcasting took longer than the products themselves (docs:
+    performance.rst, "Measured choices").
     """
     n_samples, n_features = X.shape
     width = n_features + 1
     n_columns = spread.shape[1] // width
-    # Built in a local row first: read back from ``design``, which numba cannot
-    # prove distinct from ``spread``, the copies took 1.5x as long.
+    # Built in a local row first: copies read back from ``design``, which numba
+    # cannot prove distinct from ``spread``, were slower (docs: performance.rst,
+    # "Measured choices").
     row = np.empty(width)
     for i in range(n_samples):
         root = np.sqrt(row_scale[i])
