@@ -5,8 +5,9 @@ experts whose likelihood ``p_k`` their family gives. ``fit`` validates its input
 builds the training :class:`~skmoe._parts.Problem` (the data, the family, the
 unfitted experts and gate), hands it to the driver (``skmoe._driver.train``: EM,
 CEM or mini-batch training, with restarts) and stores what the best run fitted.
-The EM loop itself lives in ``skmoe._em``; the subclasses say which family and
-default expert they use and what they predict.
+The EM loop itself lives in ``skmoe._em``, the methods of a fitted model in
+``skmoe._fitted``; the subclasses say which family and default expert they use and
+what they predict (docs: developer.rst).
 """
 
 import warnings

@@ -77,12 +77,14 @@ def _outputs(model, X, y):
 
 def _regressor_case(X, y, fit_params=None, **params):
     params.setdefault("random_state", 0)
+    params.setdefault("n_init", 1)  # restarts are pinned by the cases that ask for them
     model = _fit(MixtureOfExpertsRegressor(**params), X, y, **(fit_params or {}))
     return _outputs(model, X, y)
 
 
 def _classifier_case(X, y, fit_params=None, **params):
     params.setdefault("random_state", 0)
+    params.setdefault("n_init", 1)
     model = _fit(MixtureOfExpertsClassifier(**params), X, y, **(fit_params or {}))
     return _outputs(model, X, y)
 
@@ -148,11 +150,13 @@ def _float32(maker, case, **params):
 def _cases():
     reg, clf = _regression, _classification
     return {
-        "reg_default": lambda: _regressor_case(*reg(), n_experts=3),
+        "reg_default": lambda: _regressor_case(*reg(), n_experts=3, n_init=3),
         "reg_kmeans_one_restart": lambda: _regressor_case(
             *reg(), n_experts=3, init="kmeans", n_init=1
         ),
-        "reg_random_init": lambda: _regressor_case(*reg(), n_experts=3, init="random"),
+        "reg_random_init": lambda: _regressor_case(
+            *reg(), n_experts=3, init="random", n_init=2
+        ),
         "reg_given_init": _given_init,
         "reg_ridge": lambda: _regressor_case(
             *reg(), n_experts=3, expert=Ridge(alpha=2.0)
@@ -219,7 +223,9 @@ def _cases():
         "reg_subsample_start": lambda: _regressor_case(
             *reg(n_samples=600), n_experts=3, init_size=200
         ),
-        "reg_n_jobs_restarts": lambda: _regressor_case(*reg(), n_experts=3, n_jobs=2),
+        "reg_n_jobs_restarts": lambda: _regressor_case(
+            *reg(), n_experts=3, n_init=3, n_jobs=2
+        ),
         "reg_n_jobs_experts": lambda: _regressor_case(
             *reg(),
             n_experts=3,
@@ -239,7 +245,7 @@ def _cases():
             max_iter=30,
         ),
         "reg_warm_start": _warm_start_regressor,
-        "clf_default": lambda: _classifier_case(*clf(), n_experts=2),
+        "clf_default": lambda: _classifier_case(*clf(), n_experts=2, n_init=3),
         "clf_binary": lambda: _classifier_case(*clf(n_classes=2), n_experts=3),
         "clf_logistic_c": lambda: _classifier_case(
             *clf(), n_experts=2, n_init=1, expert=LogisticRegression(C=0.5)
@@ -248,6 +254,7 @@ def _cases():
             *clf(),
             n_experts=2,
             n_init=1,
+            max_iter=40,
             expert=LogisticRegression(fit_intercept=False),
         ),
         "clf_liblinear": lambda: _classifier_case(
@@ -258,7 +265,11 @@ def _cases():
             expert=LogisticRegression(solver="liblinear"),
         ),
         "clf_sample_weight": lambda: _classifier_case(
-            *clf(), n_experts=2, n_init=1, fit_params={"sample_weight": _weights(400)}
+            *clf(),
+            n_experts=2,
+            n_init=1,
+            max_iter=40,
+            fit_params={"sample_weight": _weights(400)},
         ),
         "clf_float32": lambda: _float32(clf, _classifier_case, n_experts=2),
         "clf_features": lambda: _classifier_case(
@@ -297,7 +308,9 @@ def _cases():
         "clf_subsample_start": lambda: _classifier_case(
             *clf(n_samples=600), n_experts=2, init_size=200
         ),
-        "clf_n_jobs_restarts": lambda: _classifier_case(*clf(), n_experts=2, n_jobs=2),
+        "clf_n_jobs_restarts": lambda: _classifier_case(
+            *clf(), n_experts=2, n_init=3, n_jobs=2
+        ),
         "clf_n_jobs_experts": lambda: _classifier_case(
             *clf(), n_experts=3, n_init=1, n_jobs=2, max_iter=30
         ),
