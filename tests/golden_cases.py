@@ -89,20 +89,10 @@ def _classifier_case(X, y, fit_params=None, **params):
     return _outputs(model, X, y)
 
 
-def _warm_start_regressor():
-    X, y = _regression()
-    model = MixtureOfExpertsRegressor(
-        n_experts=3, max_iter=5, warm_start=True, random_state=0
-    )
-    _fit(model, X, y)
-    _fit(model.set_params(max_iter=50), X, y)
-    return _outputs(model, X, y)
-
-
-def _warm_start_classifier():
-    X, y = _classification()
-    model = MixtureOfExpertsClassifier(
-        n_experts=2, max_iter=4, warm_start=True, random_state=0
+def _warm_start(Estimator, X, y, n_experts, first_max_iter):
+    """A short fit, then ``warm_start`` continues it to convergence."""
+    model = Estimator(
+        n_experts=n_experts, max_iter=first_max_iter, warm_start=True, random_state=0
     )
     _fit(model, X, y)
     _fit(model.set_params(max_iter=50), X, y)
@@ -244,7 +234,9 @@ def _cases():
             collapse_threshold=0.05,
             max_iter=30,
         ),
-        "reg_warm_start": _warm_start_regressor,
+        "reg_warm_start": lambda: _warm_start(
+            MixtureOfExpertsRegressor, *reg(), n_experts=3, first_max_iter=5
+        ),
         "clf_default": lambda: _classifier_case(*clf(), n_experts=2, n_init=3),
         "clf_binary": lambda: _classifier_case(*clf(n_classes=2), n_experts=3),
         "clf_logistic_c": lambda: _classifier_case(
@@ -314,7 +306,9 @@ def _cases():
         "clf_n_jobs_experts": lambda: _classifier_case(
             *clf(), n_experts=3, n_init=1, n_jobs=2, max_iter=30
         ),
-        "clf_warm_start": _warm_start_classifier,
+        "clf_warm_start": lambda: _warm_start(
+            MixtureOfExpertsClassifier, *clf(), n_experts=2, first_max_iter=4
+        ),
     }
 
 
