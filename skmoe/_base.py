@@ -300,7 +300,7 @@ class BaseMixtureOfExperts(
         progress = root_progress(self, n_restarts, self._fitted_attributes)
         progress.begin(X=X, y=y)
         run = train(problem, config, progress, fitted)
-        self._store(run)
+        self._store(run.parts, run.mini_batch_state)
         self.n_iter_ = run.n_iter
         self.converged_ = run.converged
         self.log_likelihood_ = run.log_likelihood
@@ -360,11 +360,12 @@ class BaseMixtureOfExperts(
         state = getattr(self, "_mini_batch_state", None)
         return Fitted(self.experts_, self.gate_, self.family_, state)
 
-    def _store(self, run):
-        """Keep the parts of ``run`` as the fitted model."""
-        for name, value in self._fitted_attributes(run.parts).items():
+    def _store(self, parts, mini_batch_state):
+        """Keep ``parts`` (and the state mini-batch training goes on from) as the
+        fitted model."""
+        for name, value in self._fitted_attributes(parts).items():
             setattr(self, name, value)
-        self._mini_batch_state = run.mini_batch_state
+        self._mini_batch_state = mini_batch_state
         self.n_experts_ = len(self.experts_)
 
     def _fitted_attributes(self, parts):

@@ -73,9 +73,7 @@ def train(problem, config, progress, fitted=None):
             )
             for restart, seed in enumerate(seeds)
         )
-        for restart, run in enumerate(runs):
-            if not config.verbose:
-                break
+        for restart, run in enumerate(runs if config.verbose else []):
             logger.info(
                 "restart %d/%d: %s after %d iterations, log-likelihood %.6f (%.2f s)",
                 restart + 1,

@@ -11,7 +11,7 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmoe._em import e_step
-from skmoe._parts import Data, Parts, columns
+from skmoe._parts import Data, Parts, columns, gate_inputs
 from skmoe._routing import check_routing, mix_experts
 
 
@@ -25,7 +25,7 @@ class FittedMixtureMixin:
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     def _gate_inputs(self, X):
-        return np.ascontiguousarray(columns(X, self.gate_features_))
+        return gate_inputs(X, self.gate_features_)
 
     def _expert_inputs(self, X):
         return columns(X, self.expert_features_)

@@ -62,15 +62,12 @@ class MiniBatchMixin:
             parts, state, total, weight = partial_fit_steps(
                 problem, config, seed, None if first else self._fitted()
             )
-        for name, value in self._fitted_attributes(parts).items():
-            setattr(self, name, value)
-        self._mini_batch_state = state
+        self._store(parts, state)
         if first:
             self.log_likelihood_curve_ = np.empty(0)
             self.n_iter_ = 0
             self.collapsed_ = []
             self.converged_ = False
-            self.n_experts_ = len(self.experts_)
             self._n_experts_fitted = self.n_experts
         self.n_iter_ += 1
         if weight > 0:

@@ -21,6 +21,11 @@ def columns(X, indices):
     return X[:, indices]
 
 
+def gate_inputs(X, indices):
+    """The gate's columns of ``X``, C-contiguous for its row-block products."""
+    return np.ascontiguousarray(columns(X, indices))
+
+
 @dataclass
 class Data:
     """The training data as the EM loop reads it."""
@@ -72,7 +77,7 @@ class Problem:
             self.data = self.rows(slice(None))
 
     def gate_inputs(self, X):
-        return np.ascontiguousarray(columns(X, self.gate_columns))
+        return gate_inputs(X, self.gate_columns)
 
     def expert_inputs(self, X):
         return columns(X, self.expert_columns)

@@ -188,9 +188,14 @@ def _by_intercept(refits):
     return list(groups.values())
 
 
+def _linear(expert, family):
+    """Whether ``expert`` is a plain linear model whose predictions ``family`` reads."""
+    return family.output == NormalEquations.output and has_linear_fast_path(expert)
+
+
 def em_updater(expert, family):
     """The updater of ``expert`` in EM and CEM: a fast path where one fits."""
-    if family.output == NormalEquations.output and has_linear_fast_path(expert):
+    if _linear(expert, family):
         return NormalEquations()
     if family.output == LogisticNewton.output and has_logistic_fast_path(expert):
         return LogisticNewton()
@@ -266,7 +271,7 @@ def mini_batch_updater(expert, family, X_first):
     ``X_first`` is the experts' inputs on the first batch, which centre the
     running normal equations.
     """
-    if family.output == NormalEquations.output and has_linear_fast_path(expert):
+    if _linear(expert, family):
         return RunningLinear(expert, X_first)
     return PartialFit(family.partial_fit_params())
 
@@ -285,9 +290,7 @@ def check_expert(expert, solver, family, unit_weight=True):
             "expert fits on its own rows, without weights), or an estimator "
             "whose fit accepts sample_weight."
         )
-    if solver == "gradient" and not (
-        family.output == NormalEquations.output and has_linear_fast_path(expert)
-    ):
+    if solver == "gradient" and not _linear(expert, family):
         partial_fit = getattr(expert, "partial_fit", None)
         if partial_fit is None or not _takes(partial_fit, "sample_weight"):
             raise ValueError(

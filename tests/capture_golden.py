@@ -9,7 +9,10 @@ was reshaped into parts), with that commit's skmoe installed::
 """
 
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 
@@ -19,20 +22,13 @@ def main():
     from golden_cases import CASES
 
     arrays = {}
-    import time
-
     for name, case in CASES.items():
         start = time.perf_counter()
         for key, value in case().items():
             arrays[f"{name}/{key}"] = value
         print(f"{name}: {time.perf_counter() - start:.2f} s", flush=True)
-    (HERE / "data").mkdir(exist_ok=True)
-    np_savez(HERE / "data" / "golden.npz", arrays)
-
-
-def np_savez(path, arrays):
-    import numpy as np
-
+    path = HERE / "data" / "golden.npz"
+    path.parent.mkdir(exist_ok=True)
     np.savez_compressed(path, **arrays)
     print(f"{len(arrays)} arrays written to {path}")
 
