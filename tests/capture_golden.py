@@ -1,11 +1,14 @@
 """Write ``tests/data/golden.npz``: the outputs of every case in ``golden_cases``.
 
-Run once, on the commit whose behaviour is the reference (0c76f74, before the code
-was reshaped into parts), with that commit's skmoe installed::
+Run on the commit whose behaviour is the reference, with that commit's skmoe
+importable (first 0c76f74, before the code was reshaped into parts; since then
+fb4126e, whose outputs equal 0c76f74's, captured again when scikit-learn 1.9 changed
+its trees)::
 
     python tests/capture_golden.py
 
-``test_golden.py`` then checks every later commit against the file.
+``test_golden.py`` then checks every later commit against the file, in an
+environment with the versions of NumPy, SciPy and scikit-learn the file records.
 """
 
 import sys
@@ -13,15 +16,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy
+import sklearn
 
 HERE = Path(__file__).resolve().parent
+# The libraries whose numerics the outputs depend on (trees, L-BFGS, BLAS calls).
+LIBRARIES = (np, scipy, sklearn)
 
 
 def main():
     sys.path.insert(0, str(HERE))
     from golden_cases import CASES
 
-    arrays = {}
+    arrays = {f"versions/{lib.__name__}": np.array(lib.__version__) for lib in LIBRARIES}
     for name, case in CASES.items():
         start = time.perf_counter()
         for key, value in case().items():
