@@ -196,7 +196,8 @@ def m_step(parts, data, resp, config, iteration, expert_jobs, solve_experts=True
     # exist, which lowers the fit's peak memory. One damped Newton step lowers its
     # objective, which is all EM needs to never decrease its own.
     parts.gate._fit(data.X_gate, resp, w, max_iter=1, same_data=iteration > 1)
-    weights = parts.family.expert_weights(resp, w, data.unit_weight)
+    weights = parts.family.expert_weights(resp, w, data.unit_weight, parts.latent)
+    parts.latent = None  # read: the next E-step gives the next
     refits = _refits(parts, resp, weights, w, config)
     context = FitContext(data, parts.family, solve_experts, expert_jobs, iteration)
     known = {}
@@ -272,10 +273,12 @@ def e_step(parts, data, outputs=None):
     """Per-sample log-likelihood and responsibilities.
 
     The experts' ``outputs``, if given, are overwritten: the responsibilities take
-    their place.
+    their place. The family's latent factors at these outputs go to
+    ``parts.latent``, for the next M-step.
     """
     if outputs is None:
         outputs = parts.family.expert_outputs(parts.experts, data.X_expert, data.target)
+    parts.latent = parts.family.latent_weights(outputs, data.target)
     responsibilities = parts.family.log_likelihood(outputs, data.target, out=outputs)
     log_prob = np.empty(responsibilities.shape[0])
     # The gate's logits a block of rows at a time: no (n, K) array of them.

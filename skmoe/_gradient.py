@@ -175,7 +175,8 @@ def gradient_step(parts, state, batch, learning_rate, resp=None):
     if not w.sum() > 0:
         return log_prob
     state.n_steps += 1
-    weights = parts.family.expert_weights(resp, w)
+    weights = parts.family.expert_weights(resp, w, latent=parts.latent)
+    parts.latent = None
     parts.gate._partial_fit(
         batch.X_gate,
         resp,

@@ -112,6 +112,8 @@ class Parts:
     ``updaters[k]`` refits ``experts[k]`` and keeps its state between M-steps.
     ``experts_short`` says that the last M-step lowered some expert's objective
     without solving it (a generalised M-step): EM does not stop on such a step.
+    ``latent`` holds the family's latent factors of the last E-step
+    (``Family.latent_weights``), which the next M-step reads.
     """
 
     experts: list
@@ -119,6 +121,7 @@ class Parts:
     gate: object
     family: object
     experts_short: bool = False
+    latent: np.ndarray | None = None
 
     def drop(self, k):
         """Remove expert ``k`` with its updater, gate output and parameters."""
@@ -126,6 +129,8 @@ class Parts:
         del self.updaters[k]
         self.gate._drop_expert(k)
         self.family.drop_expert(k)
+        if self.latent is not None:
+            self.latent = np.delete(self.latent, k, axis=1)
 
 
 class Fitted(NamedTuple):

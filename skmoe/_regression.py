@@ -1,19 +1,22 @@
-"""Mixture of experts for regression: Gaussian noise around each expert's prediction."""
+"""Mixture of experts for regression: each expert's prediction and its family's noise."""
 
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import StrOptions
 
 from skmoe._base import BaseMixtureOfExperts
-from skmoe.families import Gaussian
+from skmoe.families import REGRESSION_FAMILIES, Family
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     """Mixture of experts for regression, fitted by EM.
 
     A softmax gate ``g(x)`` splits the input space among ``n_experts`` regressors;
-    the model is ``p(y | x) = sum_k g_k(x) N(y; f_k(x), sigma_k^2)``. ``predict``
-    returns the mixture's mean ``sum_k g_k(x) f_k(x)``.
+    the model is ``p(y | x) = sum_k g_k(x) p_k(y | f_k(x))``, with ``p_k`` the
+    family's distribution around expert ``k``'s prediction ``f_k(x)`` (by
+    default ``N(y; f_k(x), sigma_k^2)``). ``predict`` returns the mixture's mean
+    ``sum_k g_k(x) f_k(x)``.
 
     Parameters
     ----------
@@ -21,7 +24,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         The expert, cloned once per expert. With ``solver="em"`` its ``fit``
         must take ``sample_weight``; with ``solver="gradient"`` it must have a
         ``partial_fit`` taking ``sample_weight``, or be a plain
-        ``LinearRegression`` or ``Ridge``. ``None`` means ``LinearRegression()``.
+        ``LinearRegression`` or ``Ridge``. ``None`` means the family's default:
+        ``LinearRegression()`` for ``"gaussian"`` and ``"student_t"``,
+        ``PoissonRegressor(alpha=0)`` for the counts, ``GammaRegressor(alpha=0)``
+        for ``"gamma"``.
+
+    family : {"gaussian", "student_t", "poisson", "negative_binomial", "gamma"} \
+            or Family, default="gaussian"
+        How ``y`` scatters around each expert's prediction: Gaussian noise;
+        Student-t noise (robust to outliers; its ``df`` estimated per expert
+        unless given as ``StudentT(df=...)``); Poisson counts; overdispersed
+        counts (NB2); positive, right-skewed amounts. The expert predicts the
+        mean (the location for the Student-t). A :class:`skmoe.families.Family`
+        object sets a family's options or adds a family of one's own; it is
+        cloned at fit, and its parameters are reachable as ``family__df`` and
+        so on. The family's fitted parameters are the attributes below. See the
+        user guide's "Families" page.
 
     n_experts : int, default=2
         Number of experts; ``fit`` needs at least as many rows. ``collapse="drop"``
@@ -184,11 +202,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         The fitted gate.
 
     noise_variance_ : ndarray of shape (n_experts,)
-        Each expert's Gaussian noise variance.
+        Each expert's noise variance, with ``family="gaussian"``.
 
-    family_ : skmoe.families.Gaussian
-        The fitted family: the noise model, with ``variance_`` (the same as
-        ``noise_variance_``) and its variance floor.
+    scale_, df_ : ndarray of shape (n_experts,)
+        Each expert's scale and degrees of freedom, with ``family="student_t"``.
+
+    dispersion_ : ndarray of shape (n_experts,)
+        Each expert's dispersion ``alpha`` (variance ``mu + alpha mu^2``), with
+        ``family="negative_binomial"``.
+
+    shape_ : ndarray of shape (n_experts,)
+        Each expert's shape (variance ``mu^2 / shape``), with
+        ``family="gamma"``.
+
+    family_ : skmoe.families.Family
+        The fitted family, which holds the parameters above (the Gaussian's
+        as ``variance_``, with its variance floor).
 
     gate_features_, expert_features_ : ndarray of int
         Column indices the gate and the experts see.
@@ -241,11 +270,88 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     True
     """
 
+    _parameter_constraints = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        "family": [StrOptions(set(REGRESSION_FAMILIES)), Family],
+    }
+
+    def __init__(
+        self,
+        expert=None,
+        *,
+        family="gaussian",
+        n_experts=2,
+        gate=None,
+        gate_features=None,
+        expert_features=None,
+        routing="soft",
+        top_k=2,
+        solver="em",
+        batch_size="auto",
+        learning_rate=0.05,
+        responsibility_threshold=0.0,
+        collapse="drop",
+        collapse_threshold=1e-3,
+        init="auto",
+        n_init=3,
+        init_size="auto",
+        max_iter=200,
+        tol=1e-5,
+        random_state=None,
+        warm_start=False,
+        n_jobs=None,
+        verbose=0,
+    ):
+        super().__init__(
+            expert,
+            n_experts=n_experts,
+            gate=gate,
+            gate_features=gate_features,
+            expert_features=expert_features,
+            routing=routing,
+            top_k=top_k,
+            solver=solver,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            responsibility_threshold=responsibility_threshold,
+            collapse=collapse,
+            collapse_threshold=collapse_threshold,
+            init=init,
+            n_init=n_init,
+            init_size=init_size,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=random_state,
+            warm_start=warm_start,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )
+        self.family = family
+
     def _default_expert(self):
-        return LinearRegression()
+        return self._family_prototype().default_expert() or LinearRegression()
+
+    def _family_prototype(self):
+        if isinstance(self.family, str):
+            return REGRESSION_FAMILIES[self.family]()
+        return self.family
 
     def _new_family(self):
-        return Gaussian()
+        family = clone(self._family_prototype())
+        if family.output != "prediction":
+            raise ValueError(
+                f"family={self.family!r} reads the {family.output}, not a "
+                "prediction of y: it is a classifier's family; use "
+                "MixtureOfExpertsClassifier."
+            )
+        return family
+
+    def _learn_target(self, family):
+        self._family_signature = repr(family)
+
+    def _target_signature(self):
+        # A warm start continues the fitted family: it must be the one asked for.
+        return (self._family_signature,)
 
     @available_if(BaseMixtureOfExperts._gradient_solver)
     @_fit_context(prefer_skip_nested_validation=False)

@@ -12,6 +12,9 @@ it over, so a model's experts and updaters can be copied apart.
   weighted normal equations (``_linear``), all such experts in one pass over ``X``.
 - :class:`LogisticNewton`: ``LogisticRegression`` experts by the gate's Newton
   solver (``_logistic``), warm-started from their last solve.
+- :class:`GLMNewton`: ``PoissonRegressor`` and ``GammaRegressor`` experts by
+  Newton steps on their own objective (``_glm``), warm-started from their last
+  fit.
 - :class:`PartialFit` and :class:`RunningLinear`: mini-batch steps, by the
   expert's ``partial_fit`` or by online EM on its normal equations.
 
@@ -27,6 +30,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import has_fit_parameter
 
+from skmoe._glm import fit_glm_experts, has_glm_fast_path
 from skmoe._linear import (
     RunningNormalEquations,
     fit_linear_experts,
@@ -121,13 +125,7 @@ class NormalEquations(WeightedFit):
     def fit_fast(cls, refits, context):
         outputs = {}
         for group in _by_intercept(refits):
-            weights = []
-            for refit in group:
-                weight = refit.weight
-                if refit.rows is not None:  # sparse training: zero weight off its rows
-                    weight = np.zeros_like(refit.weight)
-                    weight[refit.rows] = refit.weight[refit.rows]
-                weights.append(weight)
+            weights = [_dense_weight(refit) for refit in group]
             data = context.data
             experts = [refit.expert for refit in group]
             _, predictions = fit_linear_experts(experts, data.X_expert, data.y, weights)
@@ -180,6 +178,45 @@ class LogisticNewton(WeightedFit):
         self.last_solve = None
 
 
+class GLMNewton(WeightedFit):
+    """``PoissonRegressor`` and ``GammaRegressor`` experts by Newton's method.
+
+    An expert not yet fitted, or without a finite optimum, keeps its own fit.
+    Without ``context.solve`` each expert takes one Newton step, as the logistic
+    experts do.
+    """
+
+    output = "prediction"
+
+    @classmethod
+    def fit_fast(cls, refits, context):
+        outputs, short = {}, False
+        data = context.data
+        for group in _by_intercept(refits):
+            weights = [_dense_weight(refit) for refit in group]
+            predictions, stopped = fit_glm_experts(
+                [refit.expert for refit in group],
+                data.X_expert,
+                data.y,
+                weights,
+                max_steps=None if context.solve else 1,
+            )
+            outputs.update(
+                {group[j].index: column for j, column in predictions.items()}
+            )
+            short = short or bool(stopped)
+        return outputs, short
+
+
+def _dense_weight(refit):
+    """The refit's weights on all rows: zero off its own rows (sparse training)."""
+    if refit.rows is None:
+        return refit.weight
+    weight = np.zeros_like(refit.weight)
+    weight[refit.rows] = refit.weight[refit.rows]
+    return weight
+
+
 def _by_intercept(refits):
     """``refits`` in groups that share ``fit_intercept``, in order of appearance."""
     groups = {}
@@ -199,6 +236,8 @@ def em_updater(expert, family):
         return NormalEquations()
     if family.output == LogisticNewton.output and has_logistic_fast_path(expert):
         return LogisticNewton()
+    if family.output == GLMNewton.output and has_glm_fast_path(expert):
+        return GLMNewton()
     return WeightedFit()
 
 
@@ -282,6 +321,12 @@ def mini_batch_updater(expert, family, X_first):
 def check_expert(expert, solver, family, unit_weight=True):
     """Raise ValueError if ``expert`` lacks what ``solver`` needs of it, naming both."""
     family.check_expert(expert)
+    if solver == "gradient" and not family.mini_batch:
+        raise ValueError(
+            f"the {family.name} family cannot be trained by mini-batches "
+            "(solver='gradient' or partial_fit): its parameters' M-step needs all "
+            "rows at once. Use solver='em'."
+        )
     if solver == "em" and not has_fit_parameter(expert, "sample_weight"):
         raise ValueError(
             f"{expert!r} cannot be an expert with solver='em': its fit method "

@@ -28,7 +28,9 @@ def main():
     sys.path.insert(0, str(HERE))
     from golden_cases import CASES
 
-    arrays = {f"versions/{lib.__name__}": np.array(lib.__version__) for lib in LIBRARIES}
+    arrays = {
+        f"versions/{lib.__name__}": np.array(lib.__version__) for lib in LIBRARIES
+    }
     for name, case in CASES.items():
         start = time.perf_counter()
         for key, value in case().items():

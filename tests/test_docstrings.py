@@ -1,7 +1,8 @@
 """The two estimators document their shared parameters in the same words.
 
 ``MixtureOfExpertsRegressor`` and ``MixtureOfExpertsClassifier`` inherit every
-constructor parameter from ``BaseMixtureOfExperts``; only ``expert`` differs. Their
+constructor parameter from ``BaseMixtureOfExperts``; ``expert`` differs, and the
+regressor adds ``family``. Their
 class docstrings' "Parameters" sections must therefore give the same text for every
 other parameter (saying inside it where the estimators behave differently), and
 document exactly the parameters the estimators take.
@@ -102,7 +103,8 @@ def test_parser_reads_entries_of_several_parameters():
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: e.__name__)
 def test_every_parameter_is_documented(estimator):
     documented = set(documented_parameters(estimator))
-    constrained = set(BaseMixtureOfExperts._parameter_constraints)
+    constrained = set(estimator._parameter_constraints)
+    assert set(BaseMixtureOfExperts._parameter_constraints) <= constrained
     params = set(estimator().get_params(deep=False))
     assert params == constrained, (
         f"get_params() and _parameter_constraints disagree: "

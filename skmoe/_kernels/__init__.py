@@ -10,6 +10,16 @@ cores (docs: core.rst, "Threads").
 """
 
 from skmoe._kernels._estep import e_step, gaussian_log_likelihood
+from skmoe._kernels._families import (
+    gamma_log_likelihood,
+    gamma_shape_statistics,
+    negative_binomial_log_likelihood,
+    negative_binomial_weighted_sum,
+    poisson_log_likelihood,
+    student_t_log_likelihood,
+    student_t_precisions,
+    student_t_weights,
+)
 from skmoe._kernels._gate import (
     softmax_cross_entropy,
     softmax_cross_entropy_at,
@@ -20,10 +30,18 @@ from skmoe._kernels._topk import top_k_experts
 
 __all__ = [
     "e_step",
+    "gamma_log_likelihood",
+    "gamma_shape_statistics",
     "gaussian_log_likelihood",
+    "negative_binomial_log_likelihood",
+    "negative_binomial_weighted_sum",
+    "poisson_log_likelihood",
     "softmax_cross_entropy",
     "softmax_cross_entropy_at",
     "softmax_cross_entropy_value",
     "spread_rows",
+    "student_t_log_likelihood",
+    "student_t_precisions",
+    "student_t_weights",
     "top_k_experts",
 ]
