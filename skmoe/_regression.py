@@ -1,4 +1,4 @@
-"""Mixture of experts for regression: each expert's prediction and its family's noise."""
+"""Mixture of experts for regression: expert predictions and their family's noise."""
 
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.linear_model import LinearRegression

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capture_golden import LIBRARIES
 
 from golden_cases import CASES
-
-from capture_golden import LIBRARIES
 
 GOLDEN = np.load(Path(__file__).parent / "data" / "golden.npz")
 RTOL = 1e-8
