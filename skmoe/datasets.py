@@ -5,7 +5,12 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import softmax
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from skmoe.families import REGRESSION_FAMILIES
+
+# The families whose experts predict the mean through a log link.
+_LOG_LINK = ("poisson", "negative_binomial", "gamma")
 
 
 def _draw_gate(rng, X, n_experts, gate_scale):
@@ -25,7 +30,11 @@ def _draw_gate(rng, X, n_experts, gate_scale):
         "n_experts": [Interval(Integral, 1, None, closed="left")],
         "noise": [Interval(Real, 0, None, closed="neither")],
         "gate_scale": [Interval(Real, 0, None, closed="left")],
-        "coef_scale": [Interval(Real, 0, None, closed="left")],
+        "coef_scale": [Interval(Real, 0, None, closed="left"), None],
+        "family": [StrOptions(set(REGRESSION_FAMILIES))],
+        "df": [Interval(Real, 0, None, closed="neither")],
+        "dispersion": [Interval(Real, 0, None, closed="neither")],
+        "shape": [Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "return_params": ["boolean"],
     },
@@ -38,14 +47,22 @@ def make_moe_regression(
     *,
     noise=0.5,
     gate_scale=3.0,
-    coef_scale=3.0,
+    coef_scale=None,
+    family="gaussian",
+    df=3.0,
+    dispersion=0.5,
+    shape=2.0,
     random_state=None,
     return_params=False,
 ):
-    """Regression data drawn from a mixture of linear experts with a softmax gate.
+    """Regression data drawn from a mixture of GLM experts with a softmax gate.
 
     ``X ~ N(0, I)``; each row's expert ``z ~ softmax(gate_coef @ x + gate_intercept)``;
-    ``y = coef[z] @ x + intercept[z] + noise * N(0, 1)``.
+    its linear predictor ``eta = coef[z] @ x + intercept[z]``. With
+    ``family="gaussian"``, ``y = eta + noise * N(0, 1)``; ``"student_t"`` draws
+    ``y = eta + noise * t(df)``; the other families draw ``y`` with mean
+    ``exp(eta)``: Poisson counts, negative binomial counts (variance ``mu +
+    dispersion mu^2``) or Gamma amounts (variance ``mu^2 / shape``).
 
     Parameters
     ----------
@@ -59,13 +76,30 @@ def make_moe_regression(
         Number of experts.
 
     noise : float, default=0.5
-        Standard deviation of every expert's Gaussian noise.
+        Standard deviation of every expert's Gaussian noise, or the scale of its
+        Student-t noise.
 
     gate_scale : float, default=3.0
         Standard deviation of the gate's coefficients: larger gives sharper regions.
 
-    coef_scale : float, default=3.0
-        Standard deviation of the experts' coefficients and intercepts.
+    coef_scale : float, default=None
+        Standard deviation of the experts' coefficients and intercepts; None
+        means 3.0 for ``"gaussian"`` and ``"student_t"`` and 0.5 on the log
+        link of the other families, whose intercepts are then centred on 1
+        (means around ``e``).
+
+    family : {"gaussian", "student_t", "poisson", "negative_binomial", "gamma"}, \
+            default="gaussian"
+        The distribution of ``y`` around each expert's mean.
+
+    df : float, default=3.0
+        Degrees of freedom of the Student-t noise.
+
+    dispersion : float, default=0.5
+        The negative binomial's dispersion.
+
+    shape : float, default=2.0
+        The Gamma's shape.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the draw.
@@ -84,8 +118,10 @@ def make_moe_regression(
     params : Bunch
         Only with ``return_params=True``: ``gate_coef`` (n_experts, n_features),
         ``gate_intercept`` (n_experts,), ``coef`` (n_experts, n_features),
-        ``intercept`` (n_experts,), ``noise_std`` (n_experts,) and ``labels``
-        (n_samples,), the expert that generated each row.
+        ``intercept`` (n_experts,), ``labels`` (n_samples,), the expert that
+        generated each row, and the family's parameters, one per expert:
+        ``noise_std`` (Gaussian), ``scale`` and ``df`` (Student-t),
+        ``dispersion`` or ``shape``.
 
     Examples
     --------
@@ -95,14 +131,20 @@ def make_moe_regression(
     ... )
     >>> X.shape, y.shape, params.coef.shape
     ((5, 2), (5,), (3, 2))
+    >>> X, y = make_moe_regression(n_samples=5, family="poisson", random_state=0)
+    >>> y.tolist()  # counts
+    [1.0, 4.0, 4.0, 0.0, 3.0]
     """
     rng = check_random_state(random_state)
+    log_link = family in _LOG_LINK
+    if coef_scale is None:
+        coef_scale = 0.5 if log_link else 3.0
     X = rng.standard_normal((n_samples, n_features))
     gate_coef, gate_intercept, labels = _draw_gate(rng, X, n_experts, gate_scale)
     coef = coef_scale * rng.standard_normal((n_experts, n_features))
-    intercept = coef_scale * rng.standard_normal(n_experts)
-    y = np.einsum("ij,ij->i", X, coef[labels]) + intercept[labels]
-    y += noise * rng.standard_normal(n_samples)
+    intercept = coef_scale * rng.standard_normal(n_experts) + (1.0 if log_link else 0.0)
+    eta = np.einsum("ij,ij->i", X, coef[labels]) + intercept[labels]
+    y, family_params = _draw_target(rng, eta, family, noise, df, dispersion, shape)
     if not return_params:
         return X, y
     params = Bunch(
@@ -110,10 +152,25 @@ def make_moe_regression(
         gate_intercept=gate_intercept,
         coef=coef,
         intercept=intercept,
-        noise_std=np.full(n_experts, float(noise)),
         labels=labels,
+        **{name: np.full(n_experts, float(v)) for name, v in family_params.items()},
     )
     return X, y, params
+
+
+def _draw_target(rng, eta, family, noise, df, dispersion, shape):
+    """The target around the linear predictor ``eta``, and the family's parameters."""
+    if family == "gaussian":
+        return eta + noise * rng.standard_normal(eta.size), {"noise_std": noise}
+    if family == "student_t":
+        return eta + noise * rng.standard_t(df, eta.size), {"scale": noise, "df": df}
+    mean = np.exp(eta)
+    if family == "poisson":
+        return rng.poisson(mean).astype(np.float64), {}
+    if family == "negative_binomial":
+        rates = rng.gamma(1.0 / dispersion, dispersion * mean)
+        return rng.poisson(rates).astype(np.float64), {"dispersion": dispersion}
+    return rng.gamma(shape, mean / shape), {"shape": shape}
 
 
 @validate_params(
