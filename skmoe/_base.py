@@ -103,7 +103,7 @@ class BaseMixtureOfExperts(
         n_init=3,
         init_size="auto",
         max_iter=200,
-        tol=1e-5,
+        tol=1e-6,
         random_state=None,
         warm_start=False,
         n_jobs=None,

@@ -145,7 +145,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         Maximum number of EM (or CEM) iterations per run; epochs with
         ``solver="gradient"``.
 
-    tol : float, default=1e-5
+    tol : float, default=1e-6
         A run stops when its objective changes by less than ``tol`` between
         iterations: with EM and CEM, the mean log-likelihood per unit of sample
         weight less the gate's penalty; with ``solver="gradient"``, the epoch's

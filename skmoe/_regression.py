@@ -160,7 +160,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         Maximum number of EM (or CEM) iterations per run; epochs with
         ``solver="gradient"``.
 
-    tol : float, default=1e-5
+    tol : float, default=1e-6
         A run stops when its objective changes by less than ``tol`` between
         iterations: with EM and CEM, the mean log-likelihood per unit of sample
         weight less the gate's penalty; with ``solver="gradient"``, the epoch's
@@ -296,7 +296,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         n_init=3,
         init_size="auto",
         max_iter=200,
-        tol=1e-5,
+        tol=1e-6,
         random_state=None,
         warm_start=False,
         n_jobs=None,

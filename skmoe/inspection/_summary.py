@@ -7,7 +7,7 @@ and of the gate, and the noise scale; for the model: the log-likelihood, AIC and
 
 import html
 import textwrap
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -45,7 +45,13 @@ class ExpertSummary:
         to zero across experts, and only differences between experts matter.
 
     noise_scale : float or None
-        Standard deviation of the expert's Gaussian noise (regression only).
+        Standard deviation of the expert's Gaussian noise (``family="gaussian"``
+        only).
+
+    family_parameters : dict
+        The other families' parameters of the expert by name (``scale`` and
+        ``df``, ``dispersion``, ``shape``), as the estimator's fitted attributes
+        of those names hold them; empty for the Gaussian and the classifier.
 
     Examples
     --------
@@ -67,6 +73,7 @@ class ExpertSummary:
     coefficients: dict | None
     gate_coefficients: dict | None
     noise_scale: float | None
+    family_parameters: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,7 @@ class MixtureSummary:
             }
             if expert.noise_scale is not None:
                 row["noise_scale"] = expert.noise_scale
+            row.update(expert.family_parameters)
             for prefix, coefficients in [
                 ("coef", expert.coefficients),
                 ("gate", expert.gate_coefficients),
@@ -255,6 +263,10 @@ class MixtureSummary:
         has_noise = any(e.noise_scale is not None for e in self.experts)
         if has_noise:
             header.append("noise scale")
+        family_names = list(
+            dict.fromkeys(name for e in self.experts for name in e.family_parameters)
+        )
+        header += family_names
         rows = []
         for k, expert in enumerate(self.experts):
             row = [
@@ -265,6 +277,12 @@ class MixtureSummary:
             ]
             if has_noise:
                 row.append(_format_number(expert.noise_scale))
+            row += [
+                _format_number(expert.family_parameters[name])
+                if name in expert.family_parameters
+                else "-"
+                for name in family_names
+            ]
             rows.append(row)
         lines += _table(header, rows)
 
@@ -391,6 +409,11 @@ def summary(estimator, X, y):
     gate_names = _feature_names(estimator, estimator.gate_features_)
     gate_coef = getattr(estimator.gate_, "coef_", None)
     noise_variance = getattr(estimator, "noise_variance_", None)
+    family_parameters = {
+        name.rstrip("_"): values
+        for name, values in estimator.family_.fitted_attributes().items()
+        if name != "noise_variance_"
+    }
     experts = []
     for k, expert in enumerate(estimator.experts_):
         gate_coefficients = None
@@ -410,6 +433,9 @@ def summary(estimator, X, y):
                     if noise_variance is None
                     else float(np.sqrt(noise_variance[k]))
                 ),
+                family_parameters={
+                    name: float(values[k]) for name, values in family_parameters.items()
+                },
             )
         )
     return MixtureSummary(
