@@ -33,6 +33,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_classification, make_moe_regression
+from skmoe.families import Categorical
 
 from test_validation import CountingClassifier, CountingRegressor, _State
 
@@ -264,6 +265,36 @@ CATALOGUE = [
              r"KNeighborsRegressor\(\) cannot be an expert with solver='em': its fit "
              r"method takes no sample_weight.*Use solver='cem'",
              params={"expert": KNeighborsRegressor()}),
+    # ---- the regressor's family, seen by the next fit
+    BadInput("unknown_family", _fit(), InvalidParameterError,
+             "The 'family' parameter .* must be a str among",
+             params={"family": "laplace"}),
+    BadInput("family_not_a_family", _fit(), InvalidParameterError,
+             "The 'family' parameter .* instance of 'skmoe.families.Family'",
+             params={"family": LinearRegression()}),
+    BadInput("classifier_family", _fit(), ValueError,
+             "it is a classifier's family; use MixtureOfExpertsClassifier",
+             params={"family": Categorical()}),
+    BadInput("negative_counts", _fit(), ValueError,
+             r"the poisson family needs non-negative targets; y has \d+ rows",
+             params={"family": "poisson"}),
+    BadInput("non_integer_counts", _fit(y=np.abs), ValueError,
+             "the poisson family needs integer counts.*pass the exposures as "
+             "sample_weight",
+             params={"family": "poisson"}),
+    BadInput("non_integer_negative_binomial", _fit(y=np.abs), ValueError,
+             "the negative_binomial family needs integer counts",
+             params={"family": "negative_binomial"}),
+    BadInput("non_positive_gamma", _fit(), ValueError,
+             "the gamma family needs positive targets",
+             params={"family": "gamma"}),
+    BadInput("negative_binomial_by_mini_batches",
+             _fit(y=lambda y: np.round(np.abs(y))), ValueError,
+             "the negative_binomial family cannot be trained by mini-batches",
+             params={"family": "negative_binomial", "solver": "gradient"}),
+    BadInput("warm_start_with_another_family", _fit(y=lambda y: y - y.min() + 1),
+             ValueError, "warm_start=True continues the previous fit",
+             params={"warm_start": True, "family": "gamma"}),
     # ---- the classifier at fit
     BadInput("classifier_nan_in_y", _fit(y=lambda y: _set(y, np.nan, 4)),
              ValueError, "Input y contains NaN", estimator="classifier"),
