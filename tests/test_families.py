@@ -31,6 +31,7 @@ from skmoe.families import (
     StudentT,
 )
 from skmoe.inspection import summary
+from skmoe.model_selection import select_n_experts
 
 FAMILIES = ["gaussian", "student_t", "poisson", "negative_binomial", "gamma"]
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
@@ -112,7 +113,7 @@ def test_poisson_zero_mean_is_finite():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_recovers_experts_gate_and_family_parameters(family):
-    X, y, truth, moe = _fitted(family)
+    X, _, truth, moe = _fitted(family)
     order = _matched(moe, truth)
     tolerance = 0.1  # three to five standard errors at these sizes
     for true_k, k in enumerate(order):
@@ -221,6 +222,7 @@ def test_glm_newton_reaches_the_experts_own_optimum():
 
 
 # ---- flexmix's own Poisson examples (benchmarks/flexmix_poisson.R, 10 starts)
+
 
 def _read_csv(name):
     with open(DATA / name, newline="") as file:
@@ -442,7 +444,7 @@ def test_an_expert_predicting_negative_means_is_named():
     X = rng.standard_normal((200, 1))
     y = rng.poisson(np.exp(X[:, 0])).astype(float)
     moe = MixtureOfExpertsRegressor(LinearRegression(), family="poisson")
-    with pytest.raises(ValueError, match="expert .*LinearRegression.*not non-neg"):
+    with pytest.raises(ValueError, match=r"expert .*LinearRegression.*not non-neg"):
         moe.fit(X, y)
 
 
@@ -494,3 +496,19 @@ def test_warm_start_refuses_another_family():
     with pytest.raises(ValueError, match="warm_start"):
         moe.set_params(family="negative_binomial").fit(X, y)
     assert isinstance(moe.family_, Poisson) and not isinstance(moe.family_, Gaussian)
+
+
+def test_select_n_experts_works_for_counts():
+    X, y = make_moe_regression(
+        n_samples=2000, n_experts=2, family="poisson", coef_scale=1.0, random_state=0
+    )
+    for strategy in ("independent", "split"):
+        best, _ = select_n_experts(
+            MixtureOfExpertsRegressor(family="poisson", random_state=0),
+            X,
+            y,
+            n_experts=[1, 2, 3],
+            strategy=strategy,
+        )
+        assert best.n_experts == 2
+        assert isinstance(best.family_, Poisson)
