@@ -54,24 +54,24 @@ def negative_binomial_log_likelihood(means, y, dispersion, out):
 
 
 @jit
-def negative_binomial_weighted_sum(means, y, weights, dispersion):
-    """``sum_i weights[i] log NB(y[i]; means[i], dispersion)``, one expert."""
+def negative_binomial_dispersion_objective(
+    means, y, weights, counts, count_weights, dispersion
+):
+    """``sum_i weights[i] log NB(y[i]; means[i], dispersion)`` up to terms free of
+    the dispersion, one expert: what the dispersion's M-step maximises.
+
+    ``counts`` are the distinct values of ``y`` and ``count_weights`` their total
+    weights, so that ``lgamma(y + 1 / dispersion)`` is computed once per value.
+    """
     size = 1.0 / dispersion
-    log_gamma_size = math.lgamma(size)
     total = 0.0
+    for j in range(counts.shape[0]):
+        total += count_weights[j] * (math.lgamma(counts[j] + size) - math.lgamma(size))
+    total += count_weights.sum() * size * math.log(size)
     for i in range(y.shape[0]):
-        if weights[i] == 0.0:
-            continue
-        mu = max(means[i], _MIN_MEAN)
-        alpha_mu = dispersion * mu
-        term = y[i] * math.log(alpha_mu / (1.0 + alpha_mu)) if y[i] > 0.0 else 0.0
-        total += weights[i] * (
-            math.lgamma(y[i] + size)
-            - log_gamma_size
-            - math.lgamma(y[i] + 1.0)
-            + term
-            - size * math.log1p(alpha_mu)
-        )
+        if weights[i] != 0.0:
+            mu = max(means[i], _MIN_MEAN)
+            total -= weights[i] * (y[i] + size) * math.log(size + mu)
     return total
 
 

@@ -8,8 +8,8 @@ from sklearn.linear_model import PoissonRegressor
 
 from skmoe._chunks import column_sums
 from skmoe._kernels import (
+    negative_binomial_dispersion_objective,
     negative_binomial_log_likelihood,
-    negative_binomial_weighted_sum,
     poisson_log_likelihood,
 )
 from skmoe.families._base import (
@@ -183,9 +183,14 @@ class NegativeBinomial(_Counts):
         if not hasattr(self, "dispersion_"):
             self.dispersion_ = np.full(outputs.shape[1], 1.0)
         totals = column_sums(weights)
+        counts, which = np.unique(target, return_inverse=True)
         for k in np.flatnonzero(totals > 0):
             self.dispersion_[k] = _fit_dispersion(
-                outputs[:, k], target, weights[:, k], self.dispersion_[k]
+                outputs[:, k],
+                target,
+                weights[:, k],
+                (counts, np.bincount(which, weights[:, k], counts.size)),
+                self.dispersion_[k],
             )
         return self
 
@@ -196,21 +201,24 @@ class NegativeBinomial(_Counts):
         return {"dispersion_": self.dispersion_}
 
 
-def _fit_dispersion(means, y, weights, previous):
+def _fit_dispersion(means, y, weights, count_weights, previous):
     """The dispersion that maximises the weighted log-likelihood at ``means``.
 
     A bounded search on its logarithm; the previous value is kept unless the
     search finds better, so that the M-step never lowers the likelihood.
+    ``count_weights`` holds the distinct counts and their total weights.
     """
     weights = np.ascontiguousarray(weights)
     means = np.ascontiguousarray(means)
 
     def loss(log_alpha):
-        return -negative_binomial_weighted_sum(means, y, weights, np.exp(log_alpha))
+        return -negative_binomial_dispersion_objective(
+            means, y, weights, *count_weights, np.exp(log_alpha)
+        )
 
     bounds = (np.log(_MIN_DISPERSION), np.log(_MAX_DISPERSION))
     found = minimize_scalar(
-        loss, bounds=bounds, method="bounded", options={"xatol": 1e-5}
+        loss, bounds=bounds, method="bounded", options={"xatol": 1e-4}
     )
     if found.fun <= loss(np.log(previous)):
         return float(np.exp(found.x))
