@@ -164,7 +164,9 @@ class BaseMixtureOfExperts(
         ``gate__alpha`` or ``expert__fit_intercept``. Unlike most meta-estimators,
         this also works when ``gate`` or ``expert`` is left at ``None``: the default
         part is created first, so ``GridSearchCV`` can search ``gate__alpha`` without
-        the user spelling out ``gate=SoftmaxGate()``.
+        the user spelling out ``gate=SoftmaxGate()``. Likewise the regressor's
+        ``family__df`` works with ``family="student_t"``: the named family becomes
+        the object ``StudentT()`` first.
 
         Parameters
         ----------

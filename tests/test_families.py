@@ -512,3 +512,15 @@ def test_select_n_experts_works_for_counts():
         )
         assert best.n_experts == 2
         assert isinstance(best.family_, Poisson)
+
+
+def test_nested_family_parameters_work_with_a_family_name():
+    moe = MixtureOfExpertsRegressor(family="student_t").set_params(family__df=4.0)
+    assert isinstance(moe.family, StudentT) and moe.family.get_params() == {"df": 4.0}
+    search = GridSearchCV(
+        MixtureOfExpertsRegressor(family="student_t", random_state=0),
+        {"family__df": [2.0, 50.0]},
+        cv=2,
+    )
+    X, y = make_moe_regression(n_samples=400, n_experts=2, random_state=0)
+    assert search.fit(X, y).best_estimator_.family.df in (2.0, 50.0)

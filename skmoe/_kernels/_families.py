@@ -155,3 +155,26 @@ def student_t_weights(weights, precisions, out):
                 totals[k] += w
                 latent[k] += w * (math.log(u) - u)
     return totals, latent
+
+
+@jit
+def student_t_df_sums(locations, y, weights, scale, df):
+    """Per expert the weighted sums over rows of ``log1p(d / nu)``,
+    ``d / (nu (nu + d))`` and ``d (2 nu + d) / (nu (nu + d))^2``, with ``d`` the
+    squared standardised residual: what the derivatives of the log-likelihood in
+    the degrees of freedom ``nu`` read."""
+    n_samples, n_experts = locations.shape
+    sums = np.zeros((3, n_experts))
+    for i in range(n_samples):
+        for k in range(n_experts):
+            w = weights[i, k]
+            if w == 0.0:
+                continue
+            z = (y[i] - locations[i, k]) / scale[k]
+            d = z * z
+            nu = df[k]
+            ratio = d / (nu * (nu + d))
+            sums[0, k] += w * math.log1p(d / nu)
+            sums[1, k] += w * ratio
+            sums[2, k] += w * ratio * (2.0 * nu + d) / (nu * (nu + d))
+    return sums

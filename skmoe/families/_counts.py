@@ -64,8 +64,11 @@ class Poisson(_Counts):
 
     The target must hold non-negative integer counts, unless ``fit`` is given
     ``sample_weight``: the target is then read as a rate (counts per unit of
-    exposure) and the weights as the exposures, the scikit-learn convention,
-    whose fit is that of the model with ``log(exposure)`` as an offset.
+    exposure) and the weights as the exposures, the scikit-learn convention.
+    With one expert, its fit is that of the model with ``log(exposure)`` as an
+    offset; with several, a weight scales a row's whole mixture log-likelihood,
+    so the responsibilities do not see the exposure as an offset model's would
+    (the user guide's "Families" page shows the difference).
 
     Examples
     --------
@@ -80,8 +83,8 @@ class Poisson(_Counts):
     name = "poisson"
     _rates_advice = (
         " For rates (counts per unit of exposure), pass the exposures as "
-        "sample_weight: the fit is then that of a model with log(exposure) as an "
-        "offset."
+        "sample_weight (the user guide's Families page says how this compares "
+        "with an offset)."
     )
 
     def prepare(self, y, sample_weight):

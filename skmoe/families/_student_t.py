@@ -5,12 +5,13 @@ from numbers import Real
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import digamma
+from scipy.special import digamma, gammaln, polygamma
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skmoe._chunks import column_sums
 from skmoe._kernels import (
+    student_t_df_sums,
     student_t_log_likelihood,
     student_t_precisions,
     student_t_weights,
@@ -19,12 +20,19 @@ from skmoe.families._base import running_mean
 from skmoe.families._gaussian import RealTarget, variance_floor, weighted_squares
 
 # The degrees of freedom EM may reach: below 0.5 the tails are so heavy that an
-# expert can explain any row badly and all rows alike; above 200 the t is a
-# Gaussian to four digits of every log-density.
+# expert can explain any row badly and all rows alike; at 200 the t's
+# log-density is within 0.01 of the Gaussian's up to two scales from the
+# location.
 _MIN_DF, _MAX_DF = 0.5, 200.0
 # Where estimated degrees of freedom start: heavy enough tails that the first
 # E-steps already give gross outliers little weight.
 _START_DF = 4.0
+# The first M-steps move the degrees of freedom by EM's equation, which moves
+# them a little at a time while the experts find their regimes; maximising the
+# likelihood in them from the start (ECME) led EM to worse optima in 2 of 5
+# benchmark fits (docs: families.rst). Later M-steps take one Newton step of
+# ECME, halved at most _MAX_HALVINGS times so that the likelihood never falls.
+_EM_DF_STEPS, _MAX_HALVINGS = 10, 10
 
 
 class StudentT(RealTarget):
@@ -36,10 +44,13 @@ class StudentT(RealTarget):
     and each expert is refitted with weights ``resp * sample_weight * u``, so
     that rows far from an expert's line (outliers) weigh little in its fit. The
     scale is then ``sigma_k^2 = sum_i resp_ik w_i u_ik r_ik^2 / sum_i resp_ik
-    w_i``, floored like the Gaussian variance, and the degrees of freedom solve
-    the M-step's one-dimensional equation (Peel & McLachlan, 2000), in
-    ``[0.5, 200]``. Any expert whose ``fit`` takes ``sample_weight`` works; the
-    linear experts keep their fast path.
+    w_i``, floored like the Gaussian variance. The degrees of freedom, in
+    ``[0.5, 200]``, solve EM's one-dimensional equation (Peel & McLachlan, 2000)
+    in the first ten M-steps; later ones take a Newton step towards the
+    maximum of each expert's weighted t log-likelihood (ECME; Liu & Rubin,
+    1995), which converges in far fewer iterations. Mini-batch training solves
+    EM's equation from running sums. Any expert whose ``fit`` takes
+    ``sample_weight`` works; the linear experts keep their fast path.
 
     Parameters
     ----------
@@ -89,7 +100,7 @@ class StudentT(RealTarget):
     def start(self, target, sample_weight):
         self._validate_params()
         started = copy.deepcopy(self)
-        for name in ("scale_", "df_", "_pending", "_running"):
+        for name in ("scale_", "df_", "_pending", "_running", "_n_fits"):
             started.__dict__.pop(name, None)
         started.variance_floor_ = variance_floor(target, sample_weight)
         return started
@@ -110,59 +121,99 @@ class StudentT(RealTarget):
     def expert_weights(self, resp, sample_weight, unit_weight=False, latent=None):
         weights = super().expert_weights(resp, sample_weight, unit_weight)
         if latent is None:  # the first M-step: every precision is 1
-            self._pending = None
+            self._pending = (column_sums(weights), None, weights)
             return weights
         out = np.empty(weights.shape, dtype=np.float64)
-        self._pending = student_t_weights(weights, latent, out)
+        totals, latent_sums = student_t_weights(weights, latent, out)
+        self._pending = (totals, latent_sums, weights)
         return out
 
     def fit(self, outputs, target, weights):
         squares = weighted_squares(outputs, target, weights)
-        pending = getattr(self, "_pending", None)
-        if pending is None:
-            totals, latent = column_sums(weights), None
-        else:
-            totals, latent = pending
-        self._pending = None
-        self._update(squares, totals, latent)
+        totals, latent, plain = self._take_pending(weights)
+        self._set_scales(squares, totals)
+        self._n_fits = getattr(self, "_n_fits", 0) + 1
+        if isinstance(self.df, str) and latent is not None:
+            if self._n_fits <= _EM_DF_STEPS:
+                self._solve_df(totals, latent)
+            else:
+                self._maximize_df(outputs, target, plain, totals)
         self._running = None  # a later partial_fit starts from this fit
         return self
 
     def partial_fit(self, outputs, target, weights, rho):
-        n_rows = outputs.shape[0]
         squares = weighted_squares(outputs, target, weights)
-        pending = getattr(self, "_pending", None)
-        self._pending = None
-        if pending is None:
-            self._update(squares, column_sums(weights), None)
+        totals, latent, _ = self._take_pending(weights)
+        if latent is None:
+            self._set_scales(squares, totals)
             return self
-        batch = np.stack([squares, *pending]) / n_rows
+        batch = np.stack([squares, totals, latent]) / outputs.shape[0]
         self._running = running_mean(getattr(self, "_running", None), batch, rho)
-        self._update(*self._running)
+        squares, totals, latent = self._running
+        self._set_scales(squares, totals)
+        if isinstance(self.df, str):
+            self._solve_df(totals, latent)
         return self
 
-    def _update(self, squares, totals, latent):
-        """The scales from the residual squares and, with the E-step's
-        ``latent`` sums, the degrees of freedom."""
+    def _take_pending(self, weights):
+        """The E-step's sums that :meth:`expert_weights` kept (``weights`` taken
+        as the plain weights when it was not called)."""
+        pending = getattr(self, "_pending", None)
+        self._pending = None
+        return (column_sums(weights), None, weights) if pending is None else pending
+
+    def _set_scales(self, squares, totals):
+        """The scales from the weighted residual squares; the first call also sets
+        the degrees of freedom to their start."""
         fitted = totals > 0
-        n_experts = totals.size
         if not hasattr(self, "scale_"):
-            self.scale_ = np.full(n_experts, np.sqrt(self.variance_floor_))
+            self.scale_ = np.full(totals.size, np.sqrt(self.variance_floor_))
             start = _START_DF if isinstance(self.df, str) else float(self.df)
-            self.df_ = np.full(n_experts, start)
+            self.df_ = np.full(totals.size, start)
         variances = squares / np.where(fitted, totals, 1.0)
         variances = np.where(fitted, variances, self.scale_**2)
         self.scale_ = np.sqrt(np.maximum(variances, self.variance_floor_))
-        if latent is None or not isinstance(self.df, str):
-            return
+
+    def _maximize_df(self, outputs, target, weights, totals):
+        """One Newton step of each expert's degrees of freedom towards the
+        maximum of its weighted t log-likelihood at its new location and scale
+        (ECME), on ``log nu``, halved until the likelihood does not fall."""
+        shared = self.df == "shared"
+        df = self.df_
+        value, first, second = _df_derivatives(
+            outputs, target, weights, self.scale_, df, totals, shared
+        )
+        # In log nu: the gradient is nu f', the curvature nu^2 f'' + nu f'.
+        gradient = df * first
+        curvature = df**2 * second + gradient
+        newton = -gradient / np.minimum(curvature, -np.finfo(np.float64).tiny)
+        step = np.clip(np.where(curvature < 0, newton, np.sign(gradient)), -2.0, 2.0)
+        accepted = np.zeros(df.size, dtype=bool)
+        bounds = np.log(_MIN_DF), np.log(_MAX_DF)
+        for _ in range(_MAX_HALVINGS):
+            trial = np.exp(np.clip(np.log(df) + step, *bounds))
+            trial_value, _, _ = _df_derivatives(
+                outputs, target, weights, self.scale_, trial, totals, shared
+            )
+            better = (trial_value >= value) & ~accepted
+            self.df_ = np.where(better & (totals > 0), trial, self.df_)
+            accepted |= better
+            if np.all(accepted):
+                break
+            step = 0.5 * step
+
+    def _solve_df(self, totals, latent):
+        """The degrees of freedom that solve EM's equation (Peel & McLachlan,
+        2000) from running sums: mini-batch training has no rows to maximise
+        the likelihood over."""
         if self.df == "shared":
             total = totals.sum()
             if total > 0:
                 self.df_ = np.full(
-                    n_experts, _solve_df(latent.sum() / total, self.df_[0])
+                    totals.size, _solve_df(latent.sum() / total, self.df_[0])
                 )
             return
-        for k in np.flatnonzero(fitted):
+        for k in np.flatnonzero(totals > 0):
             self.df_[k] = _solve_df(latent[k] / totals[k], self.df_[k])
 
     def drop_expert(self, k):
@@ -176,6 +227,32 @@ class StudentT(RealTarget):
 
     def fitted_attributes(self):
         return {"scale_": self.scale_, "df_": self.df_}
+
+
+def _df_derivatives(outputs, target, weights, scale, df, totals, shared):
+    """Each expert's weighted t log-likelihood in its degrees of freedom, up to
+    terms free of them, and its first and second derivatives in ``df``; with
+    ``shared``, their sums over the experts (the same in every entry)."""
+    log_terms, ratio, curvature = student_t_df_sums(outputs, target, weights, scale, df)
+    half = 0.5 * (df + 1.0)
+    value = (
+        totals * (gammaln(half) - gammaln(0.5 * df) - 0.5 * np.log(df))
+        - half * log_terms
+    )
+    first = (
+        totals * (0.5 * digamma(half) - 0.5 * digamma(0.5 * df) - 0.5 / df)
+        - 0.5 * log_terms
+        + half * ratio
+    )
+    second = (
+        totals
+        * (0.25 * polygamma(1, half) - 0.25 * polygamma(1, 0.5 * df) + 0.5 / df**2)
+        + ratio
+        - half * curvature
+    )
+    if shared:
+        return tuple(np.full(df.size, part.sum()) for part in (value, first, second))
+    return value, first, second
 
 
 def _solve_df(mean_latent, df):
