@@ -50,12 +50,9 @@ mean log-likelihoods per sample within 1e-6, a tenth of the EM tolerance.
    flat if a fit is linear in n. No target.
 """
 
-import argparse
 import functools
-import gc
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -65,13 +62,19 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numba
 import numpy as np
-import scipy
-import sklearn
+from _harness import (
+    HERE,
+    command_line,
+    report,
+    run,
+    spread,
+    time_calls,
+    verdict,
+)
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 from sklearn.cluster import KMeans
@@ -81,12 +84,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-import skmoe
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe._kernels import e_step
 from skmoe.datasets import make_moe_classification, make_moe_regression
 
-HERE = Path(__file__).resolve().parent
 TOL = 1e-5
 MAX_ITER = 200
 GATE_ALPHA = 1e-6
@@ -129,40 +130,6 @@ QUICK = Settings(
 )
 
 # ---- reporting and timing
-
-_LINES = []
-
-
-def report(line=""):
-    """Print ``line`` and keep it for the results file."""
-    print(line, flush=True)
-    _LINES.append(line)
-
-
-def _time(function, repeats):
-    """Wall-clock seconds of ``repeats`` calls, and the last call's result."""
-    times, result = [], None
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return times, result
-
-
-def _spread(times):
-    """``median (min-max)`` in s, or ms when the median is under a second."""
-    median = statistics.median(times)
-    scale, unit = (1e3, "ms") if median < 1 else (1.0, "s")
-    return (
-        f"{median * scale:8.3f} {unit:2s} "
-        f"({min(times) * scale:.3f}-{max(times) * scale:.3f})"
-    )
-
-
-def _verdict(met, settings):
-    text = "met" if met else "NOT MET"
-    return text + (" (quick sizes, not the target's)" if settings.quick else "")
 
 
 def _quiet_fit(model, X, y, **fit_params):
@@ -218,7 +185,7 @@ def _skmoe_em(n_samples, repeats, init_size="auto"):
         max_iter=MAX_ITER,
         random_state=0,
     )
-    return _time(lambda: _quiet_fit(model, X, y), repeats)
+    return time_calls(lambda: _quiet_fit(model, X, y), repeats)
 
 
 def _report_skmoe_fits(n_samples, settings, reference_times, reference_ll, target):
@@ -233,7 +200,7 @@ def _report_skmoe_fits(n_samples, settings, reference_times, reference_ll, targe
         gap = model.log_likelihood_ - reference_ll
         ratios[init_size] = ratio, gap
         report(
-            f"  {name:22s} {_spread(times)}  {model.n_iter_:3d} iterations "
+            f"  {name:22s} {spread(times)}  {model.n_iter_:3d} iterations "
             f"converged={model.converged_}  mean log-lik "
             f"{model.log_likelihood_:.8f}  {ratio:6.2f}x faster, log-lik "
             f"{gap:+.1e} ({'ok' if gap >= -LL_SLACK else 'WORSE'})"
@@ -242,7 +209,7 @@ def _report_skmoe_fits(n_samples, settings, reference_times, reference_ll, targe
         met = ratio >= target and gap >= -LL_SLACK
         report(
             f"  init_size={init_size!r}: target >= {target}x at the same or a "
-            f"better log-lik (>= -{LL_SLACK:g}): {_verdict(met, settings)}"
+            f"better log-lik (>= -{LL_SLACK:g}): {verdict(met, settings)}"
         )
 
 
@@ -331,11 +298,11 @@ def bench_em_reference(settings):
         with threadpool_limits(1, user_api="blas"):
             return _reference_em(X, y, init)
 
-    ref_times, (ref_ll, ref_iter, ref_converged) = _time(
+    ref_times, (ref_ll, ref_iter, ref_converged) = time_calls(
         reference, settings.fit_repeats
     )
     report(
-        f"  {'numpy/scipy':22s} {_spread(ref_times)}  {ref_iter:3d} iterations "
+        f"  {'numpy/scipy':22s} {spread(ref_times)}  {ref_iter:3d} iterations "
         f"converged={ref_converged}  mean log-lik {ref_ll:.8f}"
     )
     _report_skmoe_fits(n, settings, ref_times, ref_ll, target=20)
@@ -388,7 +355,7 @@ def bench_e_step(settings):
     times = {}
     for name, kernel in kernels.items():
         kernel(logits[:10], log_likelihood[:10], resp[name][:10], log_prob[name][:10])
-        times[name], _ = _time(
+        times[name], _ = time_calls(
             lambda kernel=kernel, name=name: kernel(
                 logits, log_likelihood, resp[name], log_prob[name]
             ),
@@ -397,7 +364,7 @@ def bench_e_step(settings):
     labels = {"skmoe": "skmoe e_step", "minimal": "minimal numba"}
     for name in kernels:
         per_row = statistics.median(times[name]) / n * 1e9
-        report(f"  {labels[name]:14s} {_spread(times[name])}  {per_row:5.1f} ns/row")
+        report(f"  {labels[name]:14s} {spread(times[name])}  {per_row:5.1f} ns/row")
     agree = np.allclose(resp["skmoe"], resp["minimal"]) and np.allclose(
         log_prob["skmoe"], log_prob["minimal"]
     )
@@ -405,7 +372,7 @@ def bench_e_step(settings):
     ratio = statistics.median(times["skmoe"]) / statistics.median(times["minimal"])
     report(
         f"  skmoe / minimal {ratio:.2f}x   target <= 1.5x: "
-        f"{_verdict(ratio <= 1.5, settings)}"
+        f"{verdict(ratio <= 1.5, settings)}"
     )
 
 
@@ -475,7 +442,7 @@ def bench_flexmix(settings):
         "cluster = the k-means labels"
     )
     report(
-        f"  {'flexmix':22s} {_spread(flexmix_times)}  {int(run['iter']):3d} "
+        f"  {'flexmix':22s} {spread(flexmix_times)}  {int(run['iter']):3d} "
         f"iterations converged={run['converged'] == '1'}  mean log-lik "
         f"{flexmix_ll:.8f}  (k={run['k']}; R's proc.time around flexmix())"
     )
@@ -500,10 +467,10 @@ def bench_classifier(settings):
     X, y = make_moe_classification(
         n, n_features=10, n_experts=4, n_classes=3, random_state=0
     )
-    logistic_times, _ = _time(
+    logistic_times, _ = time_calls(
         lambda: _quiet_fit(LogisticRegression(), X, y), settings.fit_repeats
     )
-    report(f"  {'LogisticRegression()':28s} {_spread(logistic_times)}")
+    report(f"  {'LogisticRegression()':28s} {spread(logistic_times)}")
 
     def moe(init_size, seed):
         return MixtureOfExpertsClassifier(
@@ -513,24 +480,24 @@ def bench_classifier(settings):
     ratios = {}
     for init_size in ("auto", None):
         model = moe(init_size, 0)
-        times, model = _time(
+        times, model = time_calls(
             functools.partial(_quiet_fit, model, X, y), settings.fit_repeats
         )
         ratios[init_size] = statistics.median(times) / statistics.median(logistic_times)
         report(
-            f"  {'MoE, init_size=' + repr(init_size):28s} {_spread(times)}  "
+            f"  {'MoE, init_size=' + repr(init_size):28s} {spread(times)}  "
             f"{model.n_iter_:3d} iterations converged={model.converged_}  mean "
             f"log-lik {model.log_likelihood_:.5f}  {ratios[init_size]:6.2f}x"
         )
     report(
         f"  MoE / LogisticRegression {ratios['auto']:.2f}x (all rows: "
         f"{ratios[None]:.2f}x)   target <= 15x: "
-        f"{_verdict(ratios['auto'] <= 15, settings)}"
+        f"{verdict(ratios['auto'] <= 15, settings)}"
     )
     seeds = range(5)
     ends = {
         init_size: [
-            _time(functools.partial(_quiet_fit, moe(init_size, seed), X, y), 1)
+            time_calls(functools.partial(_quiet_fit, moe(init_size, seed), X, y), 1)
             for seed in seeds
         ]
         for init_size in ("auto", None)
@@ -619,7 +586,7 @@ def bench_memory(settings):
             ratio = result[key] / reference
             report(
                 f"    {label}: {result[key] / mib:8.1f} MiB = {ratio:.2f}x   "
-                f"target <= 3x: {_verdict(ratio <= 3, settings)}"
+                f"target <= 3x: {verdict(ratio <= 3, settings)}"
             )
         if not result["reset"]:
             report(
@@ -684,7 +651,7 @@ def bench_first_call(settings):
         ("first", "first fit   "),
         ("second", "second fit  "),
     ):
-        report(f"    {label} {_spread([run[key] for run in warm])}")
+        report(f"    {label} {spread([run[key] for run in warm])}")
     report(
         f"  numba cache cold (1 process, compiles the kernels): import "
         f"{cold['import']:.3f} s, first fit {cold['first']:.3f} s, second fit "
@@ -706,7 +673,7 @@ def _fixed_iterations_fit(n_samples, n_iter, repeats):
         tol=0,
         random_state=0,
     )
-    return _time(lambda: _quiet_fit(model, X, y), repeats)
+    return time_calls(lambda: _quiet_fit(model, X, y), repeats)
 
 
 def bench_scaling(settings):
@@ -724,7 +691,7 @@ def bench_scaling(settings):
     for n, per_iter in rows:
         per_row = statistics.median(per_iter) / n
         report(
-            f"  n={n:>9,}  per iteration {_spread(per_iter)}  "
+            f"  n={n:>9,}  per iteration {spread(per_iter)}  "
             f"{per_row * 1e9:7.1f} ns/row/iteration  "
             f"({per_row / base:.2f}x the per-row cost at n={rows[len(rows) // 2][0]:,})"
         )
@@ -751,78 +718,17 @@ BENCHMARKS = {
 }
 
 
-def _git_state():
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "skmoe"],
-            cwd=HERE.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + (" with uncommitted changes in skmoe/" if dirty else "")
-
-
-def _header(settings, selected):
-    report(
-        f"skmoe performance benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} "
-        f"UTC, {'QUICK smoke-test sizes' if settings.quick else 'full sizes'}"
-    )
-    report(f"benchmarks run: {', '.join(str(number) for number in selected)}")
-    report(
-        f"skmoe {skmoe.__version__} at commit {_git_state()}; python "
-        f"{platform.python_version()}, numpy {np.__version__}, scipy "
-        f"{scipy.__version__}, scikit-learn {sklearn.__version__}, numba "
-        f"{numba.__version__}"
-    )
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    report(f"{platform.machine()}, {os.cpu_count()} cores, load average {load}")
-    report("timings: wall clock, median (min-max) over repeats")
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="tiny sizes and one repeat: smoke test"
+    quick, selected, output = command_line(argv, __doc__, BENCHMARKS, "performance")
+    settings = QUICK if quick else Settings()
+    run(
+        "performance",
+        BENCHMARKS,
+        selected,
+        settings,
+        output,
+        _warm_up if set(selected) - {5, 6} else None,
     )
-    parser.add_argument(
-        "--only",
-        type=int,
-        nargs="+",
-        choices=sorted(BENCHMARKS),
-        metavar="N",
-        help="run only these benchmarks (1-7)",
-    )
-    parser.add_argument("--output", type=Path, help="results file to write")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else Settings()
-    selected = sorted(set(args.only or BENCHMARKS))
-    output = args.output or HERE / "results" / (
-        "performance_quick.txt" if args.quick else "performance.txt"
-    )
-
-    _header(settings, selected)
-    if set(selected) - {5, 6}:
-        report(f"warm-up fits (numba kernels loaded): {_warm_up():.2f} s")
-    for number in selected:
-        report()
-        start = time.perf_counter()
-        BENCHMARKS[number](settings)
-        report(f"  ({time.perf_counter() - start:.1f} s for this benchmark)")
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    report(f"\nload average at the end: {load}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(_LINES) + "\n")
-    print(f"written to {output}")
 
 
 if __name__ == "__main__":
