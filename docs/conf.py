@@ -70,7 +70,8 @@ numpydoc_validation_exclude = {
     r"\.__init__$",
     # A family's overrides keep the contract Family documents; autodoc shows
     # Family's docstring for them.
-    r"^skmoe\.families\.(Gaussian|Categorical)\.[a-z]",
+    r"^skmoe\.families\.(Gaussian|StudentT|Poisson|NegativeBinomial|Gamma"
+    r"|Categorical)\.[a-z]",
 }
 
 # ---- Example gallery
@@ -127,6 +128,7 @@ html_css_files = ["custom.css"]
 # end rather than left out of every toctree (which -W would refuse).
 USER_GUIDE_ORDER = [
     "model",  # what a mixture of experts is
+    "families",  # how y scatters around each expert: Gaussian, t, counts, Gamma
     "dense_vs_moe",  # when it beats a single model
     "core",  # fitting by EM, parameter by parameter
     "training",  # EM / CEM / gradient, partial_fit (slot)

@@ -8,6 +8,9 @@ ORDER = [
     "plot_grid_search_n_experts.py",
     "plot_gate_assignments_real_data.py",
     "plot_heterogeneous_features.py",
+    "plot_count_regression.py",
+    "plot_robust_student_t.py",
+    "plot_custom_family.py",
     "plot_topk_routing_speedup.py",
     "plot_streaming_partial_fit.py",
 ]
