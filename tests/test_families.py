@@ -524,3 +524,14 @@ def test_nested_family_parameters_work_with_a_family_name():
     )
     X, y = make_moe_regression(n_samples=400, n_experts=2, random_state=0)
     assert search.fit(X, y).best_estimator_.family.df in (2.0, 50.0)
+
+
+def test_student_t_partial_fit_continues_an_em_fit():
+    X, y = make_moe_regression(
+        n_samples=2000, n_experts=2, family="student_t", random_state=1
+    )
+    moe = MixtureOfExpertsRegressor(family="student_t", random_state=0).fit(X, y)
+    moe.set_params(solver="gradient")
+    for start in range(0, 1500, 500):
+        moe.partial_fit(X[start : start + 500], y[start : start + 500])
+    assert np.all((moe.df_ > 1.5) & (moe.df_ < 6.0))  # the data's df is 3

@@ -33,6 +33,8 @@ _START_DF = 4.0
 # benchmark fits (docs: families.rst). Later M-steps take one Newton step of
 # ECME, halved at most _MAX_HALVINGS times so that the likelihood never falls.
 _EM_DF_STEPS, _MAX_HALVINGS = 10, 10
+# What expert_weights keeps, in place of the sums of log u, for an ECME M-step.
+_ECME = "ecme"
 
 
 class StudentT(RealTarget):
@@ -123,6 +125,10 @@ class StudentT(RealTarget):
         if latent is None:  # the first M-step: every precision is 1
             self._pending = (column_sums(weights), None, weights)
             return weights
+        if getattr(self, "_n_fits", 0) >= _EM_DF_STEPS:
+            # ECME reads no sums of log u: the precisions only weigh the fits.
+            self._pending = (column_sums(weights), _ECME, weights)
+            return weights * latent
         out = np.empty(weights.shape, dtype=np.float64)
         totals, latent_sums = student_t_weights(weights, latent, out)
         self._pending = (totals, latent_sums, weights)
@@ -133,18 +139,18 @@ class StudentT(RealTarget):
         totals, latent, plain = self._take_pending(weights)
         self._set_scales(squares, totals)
         self._n_fits = getattr(self, "_n_fits", 0) + 1
-        if isinstance(self.df, str) and latent is not None:
-            if self._n_fits <= _EM_DF_STEPS:
-                self._solve_df(totals, latent)
-            else:
-                self._maximize_df(outputs, target, plain, totals)
+        if isinstance(self.df, str) and latent is _ECME:
+            self._maximize_df(outputs, target, plain, totals)
+        elif isinstance(self.df, str) and latent is not None:
+            self._solve_df(totals, latent)
         self._running = None  # a later partial_fit starts from this fit
         return self
 
     def partial_fit(self, outputs, target, weights, rho):
         squares = weighted_squares(outputs, target, weights)
         totals, latent, _ = self._take_pending(weights)
-        if latent is None:
+        self._n_fits = 0  # the next batches keep the sums that EM's equation reads
+        if latent is None or latent is _ECME:
             self._set_scales(squares, totals)
             return self
         batch = np.stack([squares, totals, latent]) / outputs.shape[0]
