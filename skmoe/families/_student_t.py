@@ -33,6 +33,7 @@ _START_DF = 4.0
 # benchmark fits (docs: families.rst). Later M-steps take one Newton step of
 # ECME, halved at most _MAX_HALVINGS times so that the likelihood never falls.
 _EM_DF_STEPS, _MAX_HALVINGS = 10, 10
+_NEGLIGIBLE = 1e-10
 # What expert_weights keeps, in place of the sums of log u, for an ECME M-step.
 _ECME = "ecme"
 
@@ -194,9 +195,14 @@ class StudentT(RealTarget):
         curvature = df**2 * second + gradient
         newton = -gradient / np.minimum(curvature, -np.finfo(np.float64).tiny)
         step = np.clip(np.where(curvature < 0, newton, np.sign(gradient)), -2.0, 2.0)
-        accepted = np.zeros(df.size, dtype=bool)
+        # A step that would raise the log-likelihood by less than a 1e-10 part
+        # per unit of weight is not worth the pass over the rows that checks it.
+        weight = totals.sum() if shared else totals
+        accepted = (np.abs(gradient * step) < _NEGLIGIBLE * weight) & (curvature < 0)
         bounds = np.log(_MIN_DF), np.log(_MAX_DF)
         for _ in range(_MAX_HALVINGS):
+            if np.all(accepted):
+                break
             trial = np.exp(np.clip(np.log(df) + step, *bounds))
             trial_value, _, _ = _df_derivatives(
                 outputs, target, weights, self.scale_, trial, totals, shared
@@ -204,8 +210,6 @@ class StudentT(RealTarget):
             better = (trial_value >= value) & ~accepted
             self.df_ = np.where(better & (totals > 0), trial, self.df_)
             accepted |= better
-            if np.all(accepted):
-                break
             step = 0.5 * step
 
     def _solve_df(self, totals, latent):
