@@ -158,23 +158,28 @@ def student_t_weights(weights, precisions, out):
 
 
 @jit
-def student_t_df_sums(locations, y, weights, scale, df):
+def student_t_df_sums(locations, y, weights, scale, df, value_only):
     """Per expert the weighted sums over rows of ``log1p(d / nu)``,
     ``d / (nu (nu + d))`` and ``d (2 nu + d) / (nu (nu + d))^2``, with ``d`` the
-    squared standardised residual: what the derivatives of the log-likelihood in
-    the degrees of freedom ``nu`` read."""
+    squared standardised residual: what the log-likelihood in the degrees of
+    freedom ``nu`` and its derivatives read (the first alone with
+    ``value_only``)."""
     n_samples, n_experts = locations.shape
     sums = np.zeros((3, n_experts))
+    inverse_scale = 1.0 / scale
+    log_df = np.log(df)
     for i in range(n_samples):
         for k in range(n_experts):
             w = weights[i, k]
             if w == 0.0:
                 continue
-            z = (y[i] - locations[i, k]) / scale[k]
+            z = (y[i] - locations[i, k]) * inverse_scale[k]
             d = z * z
             nu = df[k]
-            ratio = d / (nu * (nu + d))
-            sums[0, k] += w * math.log1p(d / nu)
-            sums[1, k] += w * ratio
-            sums[2, k] += w * ratio * (2.0 * nu + d) / (nu * (nu + d))
+            sums[0, k] += w * (math.log(nu + d) - log_df[k])
+            if value_only:
+                continue
+            inverse = 1.0 / (nu * (nu + d))
+            sums[1, k] += w * d * inverse
+            sums[2, k] += w * d * (2.0 * nu + d) * inverse * inverse
     return sums

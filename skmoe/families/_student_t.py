@@ -204,7 +204,7 @@ class StudentT(RealTarget):
             if np.all(accepted):
                 break
             trial = np.exp(np.clip(np.log(df) + step, *bounds))
-            trial_value, _, _ = _df_derivatives(
+            trial_value = _df_value(
                 outputs, target, weights, self.scale_, trial, totals, shared
             )
             better = (trial_value >= value) & ~accepted
@@ -239,11 +239,22 @@ class StudentT(RealTarget):
         return {"scale_": self.scale_, "df_": self.df_}
 
 
-def _df_derivatives(outputs, target, weights, scale, df, totals, shared):
+def _df_value(outputs, target, weights, scale, df, totals, shared):
     """Each expert's weighted t log-likelihood in its degrees of freedom, up to
-    terms free of them, and its first and second derivatives in ``df``; with
-    ``shared``, their sums over the experts (the same in every entry)."""
-    log_terms, ratio, curvature = student_t_df_sums(outputs, target, weights, scale, df)
+    terms free of them; with ``shared``, their sum (the same in every entry)."""
+    log_terms = student_t_df_sums(outputs, target, weights, scale, df, True)[0]
+    value = (
+        totals * (gammaln(0.5 * (df + 1.0)) - gammaln(0.5 * df) - 0.5 * np.log(df))
+        - 0.5 * (df + 1.0) * log_terms
+    )
+    return np.full(df.size, value.sum()) if shared else value
+
+
+def _df_derivatives(outputs, target, weights, scale, df, totals, shared):
+    """:func:`_df_value` and its first and second derivatives in ``df``."""
+    log_terms, ratio, curvature = student_t_df_sums(
+        outputs, target, weights, scale, df, False
+    )
     half = 0.5 * (df + 1.0)
     value = (
         totals * (gammaln(half) - gammaln(0.5 * df) - 0.5 * np.log(df))
