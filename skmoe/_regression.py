@@ -329,11 +329,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self.family = family
 
     def set_params(self, **params):
-        # As for gate=None: family__df works while family is a name, by making
-        # the named family an object first.
-        if any(key.startswith("family__") for key in params) and "family" not in params:
-            if isinstance(self.family, str):
-                self.family = REGRESSION_FAMILIES[self.family]()
+        # As for gate=None: family__df works while family is a name.
+        nested = any(key.startswith("family__") for key in params)
+        if nested and isinstance(self.family, str) and "family" not in params:
+            self.family = REGRESSION_FAMILIES[self.family]()
         return super().set_params(**params)
 
     set_params.__doc__ = BaseMixtureOfExperts.set_params.__doc__
