@@ -15,9 +15,10 @@ Laplace noise, ``p_k(y | x) = exp(-|y - f_k(x)| / b_k) / (2 b_k)``, with one sca
 # Two methods are required: ``expert_output``, what the likelihood reads from an
 # expert (here its prediction, the location), and ``log_likelihood``, the
 # log-density of every row under every expert, with its constant. The scales are
-# the family's own parameters: ``start`` forgets those of an earlier fit, ``fit``
-# is their M-step, ``drop_expert`` forgets a dropped expert's, and
-# ``fitted_attributes`` shows them on the estimator as ``scale_``.
+# the family's own parameters: ``start`` forgets those of an earlier fit (the
+# attributes listed in ``fitted_state``), ``fit`` is their M-step,
+# ``drop_expert`` forgets a dropped expert's, and ``fitted_attributes`` shows
+# them on the estimator as ``scale_``.
 #
 # EM maximises, for each expert, ``sum_i w_ik log p_k(y_i | x_i)`` with weights
 # ``w_ik = responsibility * sample_weight``. For the Laplace that is
@@ -45,6 +46,7 @@ class Laplace(Family):
 
     n_parameters_per_expert = 1  # b_k, for BIC and AIC
     mini_batch = False  # no partial_fit: solver="gradient" is refused
+    fitted_state = ("scale_",)  # what start leaves out of its copy
 
     def default_expert(self):
         return QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs")
@@ -53,8 +55,7 @@ class Laplace(Family):
         return np.ravel(expert.predict(X))
 
     def start(self, target, sample_weight):
-        started = super().start(target, sample_weight)  # a copy
-        started.__dict__.pop("scale_", None)
+        started = super().start(target, sample_weight)  # a copy, without scale_
         spread = np.average(np.abs(target - np.median(target)), weights=sample_weight)
         started.scale_floor_ = 1e-6 * spread if spread > 0 else 1e-6
         return started

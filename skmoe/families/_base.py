@@ -45,6 +45,10 @@ class Family(BaseEstimator, metaclass=ABCMeta):
     name : str
         How messages name the family (by default, its class name).
 
+    fitted_state : tuple of str
+        The attributes a fit sets (its parameters, running sums), which
+        :meth:`start` leaves out of the copy it returns.
+
     Examples
     --------
     A family of Laplace noise with unit scale, in a few lines:
@@ -65,6 +69,7 @@ class Family(BaseEstimator, metaclass=ABCMeta):
     output = "prediction"
     non_finite_output = "gave NaN or infinity"
     mini_batch = True
+    fitted_state = ()
 
     @property
     def name(self):
@@ -280,9 +285,13 @@ class Family(BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         family : Family
-            The copy; EM fits its parameters.
+            The copy, without the attributes of ``fitted_state``; EM fits its
+            parameters.
         """
-        return copy.deepcopy(self)
+        started = copy.deepcopy(self)
+        for name in self.fitted_state:
+            started.__dict__.pop(name, None)
+        return started
 
     @abstractmethod
     def log_likelihood(self, outputs, target, out=None):
@@ -467,3 +476,8 @@ def check_target_rows(bad, family, needs, advice=""):
             f"the {family} family needs {needs}; y has {rows.size} rows that are "
             f"not (the first: {rows[:5].tolist()}).{advice}"
         )
+
+
+def log_density_array(outputs, out):
+    """``out``, or a new array the shape of ``outputs`` for a log-density."""
+    return np.empty(outputs.shape, dtype=np.float64) if out is None else out

@@ -1,7 +1,5 @@
 """Count families: Poisson and negative binomial experts, on a log link."""
 
-import copy
-
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import PoissonRegressor
@@ -15,6 +13,7 @@ from skmoe._kernels import (
 from skmoe.families._base import (
     check_positive_outputs,
     check_target_rows,
+    log_density_array,
 )
 from skmoe.families._gaussian import RealTarget
 
@@ -98,8 +97,7 @@ class Poisson(_Counts):
         return y
 
     def log_likelihood(self, outputs, target, out=None):
-        if out is None:
-            out = np.empty(outputs.shape, dtype=np.float64)
+        out = log_density_array(outputs, out)
         poisson_log_likelihood(outputs, target, out)
         return out
 
@@ -141,6 +139,7 @@ class NegativeBinomial(_Counts):
     n_parameters_per_expert = 1
     # The dispersion's maximum is no function of running sums.
     mini_batch = False
+    fitted_state = ("dispersion_", "_pending")
     _rates_advice = (
         " Sample weights are frequency weights for this family; for rates with "
         "exposures, use family='poisson'."
@@ -156,15 +155,8 @@ class NegativeBinomial(_Counts):
         self._check_counts(y, rates_allowed=False)
         return y
 
-    def start(self, target, sample_weight):
-        started = copy.deepcopy(self)
-        started.__dict__.pop("dispersion_", None)
-        started.__dict__.pop("_pending", None)
-        return started
-
     def log_likelihood(self, outputs, target, out=None):
-        if out is None:
-            out = np.empty(outputs.shape, dtype=np.float64)
+        out = log_density_array(outputs, out)
         negative_binomial_log_likelihood(outputs, target, self.dispersion_, out)
         return out
 

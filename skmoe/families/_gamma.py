@@ -1,7 +1,5 @@
 """Gamma noise: positive, right-skewed amounts around each expert's mean."""
 
-import copy
-
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import digamma
@@ -12,6 +10,7 @@ from skmoe._kernels import gamma_log_likelihood, gamma_shape_statistics
 from skmoe.families._base import (
     check_positive_outputs,
     check_target_rows,
+    log_density_array,
     running_mean,
 )
 from skmoe.families._gaussian import RealTarget
@@ -52,6 +51,7 @@ class Gamma(RealTarget):
 
     name = "gamma"
     n_parameters_per_expert = 1
+    fitted_state = ("shape_", "_running")
 
     def default_expert(self):
         return GammaRegressor(alpha=0.0)
@@ -74,15 +74,8 @@ class Gamma(RealTarget):
         check_positive_outputs(outputs, experts, self.name)
         return outputs
 
-    def start(self, target, sample_weight):
-        started = copy.deepcopy(self)
-        for name in ("shape_", "_running"):
-            started.__dict__.pop(name, None)
-        return started
-
     def log_likelihood(self, outputs, target, out=None):
-        if out is None:
-            out = np.empty(outputs.shape, dtype=np.float64)
+        out = log_density_array(outputs, out)
         gamma_log_likelihood(outputs, target, self.shape_, out)
         return out
 

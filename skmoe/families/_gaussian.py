@@ -1,13 +1,11 @@
 """Gaussian noise around each expert's prediction."""
 
-import copy
-
 import numpy as np
 
 from skmoe._chunks import column_sums, row_blocks
 from skmoe._kernels import gaussian_log_likelihood
 from skmoe._validation import check_magnitude
-from skmoe.families._base import Family, running_mean
+from skmoe.families._base import Family, log_density_array, running_mean
 
 # The variance floor, relative to the target's variance: small enough never to bind
 # on real noise, large enough to keep an expert that fits a few rows exactly finite.
@@ -69,17 +67,15 @@ class Gaussian(RealTarget):
 
     n_parameters_per_expert = 1
     name = "gaussian"
+    fitted_state = ("variance_", "_running")
 
     def start(self, target, sample_weight):
-        started = copy.deepcopy(self)
-        for name in ("variance_", "_running"):
-            started.__dict__.pop(name, None)
+        started = super().start(target, sample_weight)
         started.variance_floor_ = variance_floor(target, sample_weight)
         return started
 
     def log_likelihood(self, outputs, target, out=None):
-        if out is None:
-            out = np.empty(outputs.shape, dtype=np.float64)
+        out = log_density_array(outputs, out)
         gaussian_log_likelihood(outputs, target, self.variance_, out)
         return out
 

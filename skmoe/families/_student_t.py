@@ -1,6 +1,5 @@
 """Student-t noise: robust regression experts that outliers cannot drag."""
 
-import copy
 from numbers import Real
 
 import numpy as np
@@ -16,7 +15,7 @@ from skmoe._kernels import (
     student_t_precisions,
     student_t_weights,
 )
-from skmoe.families._base import running_mean
+from skmoe.families._base import log_density_array, running_mean
 from skmoe.families._gaussian import RealTarget, variance_floor, weighted_squares
 
 # The degrees of freedom EM may reach: below 0.5 the tails are so heavy that an
@@ -93,6 +92,7 @@ class StudentT(RealTarget):
         ],
     }
     name = "student_t"
+    fitted_state = ("scale_", "df_", "_pending", "_running", "_n_fits")
 
     def __init__(self, df="per_expert"):
         self.df = df
@@ -102,15 +102,12 @@ class StudentT(RealTarget):
 
     def start(self, target, sample_weight):
         self._validate_params()
-        started = copy.deepcopy(self)
-        for name in ("scale_", "df_", "_pending", "_running", "_n_fits"):
-            started.__dict__.pop(name, None)
+        started = super().start(target, sample_weight)
         started.variance_floor_ = variance_floor(target, sample_weight)
         return started
 
     def log_likelihood(self, outputs, target, out=None):
-        if out is None:
-            out = np.empty(outputs.shape, dtype=np.float64)
+        out = log_density_array(outputs, out)
         student_t_log_likelihood(outputs, target, self.scale_, self.df_, out)
         return out
 
