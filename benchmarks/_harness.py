@@ -11,6 +11,7 @@ import platform
 import statistics
 import subprocess
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +19,10 @@ import numba
 import numpy as np
 import scipy
 import sklearn
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
 
 import skmoe
 
@@ -55,6 +60,25 @@ def spread(times):
 def verdict(met, settings):
     text = "met" if met else "NOT MET"
     return text + (" (quick sizes, not the target's)" if settings.quick else "")
+
+
+def quiet_fit(model, X, y, **fit_params):
+    """``model.fit`` without its ConvergenceWarning (the reports say converged)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y, **fit_params)
+
+
+def kmeans_labels(X, target_columns, n_experts, random_state=0):
+    """skmoe's first-restart labels: k-means on the standardised inputs and target.
+
+    The same steps and seed as ``init="kmeans"`` with ``random_state`` and unit
+    weights; ``target_columns`` is what the family clusters for ``y``.
+    """
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=1)
+    points = StandardScaler().fit_transform(np.column_stack([X, target_columns]))
+    kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed[0])
+    return kmeans.fit(points).labels_
 
 
 def _git_state():

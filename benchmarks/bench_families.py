@@ -51,7 +51,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,16 +59,14 @@ import pandas as pd
 from _harness import (
     HERE,
     command_line,
+    kmeans_labels,
+    quiet_fit,
     report,
     run,
     spread,
     time_calls,
     verdict,
 )
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
 
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._em import e_step
@@ -107,12 +104,6 @@ class Settings:
 QUICK = Settings(n_starts=2, speed_n=5_000, student_n=5_000, fit_repeats=1, quick=True)
 
 # ---- reporting and timing
-
-
-def _quiet_fit(model, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
 
 
 def _mapped_tol(flexmix_tolerance, mean_log_lik, n_samples):
@@ -175,7 +166,7 @@ def _seed_fits(name, X, y, n_starts, **params):
     """Fits of ``random_state`` 0 to ``n_starts - 1``, the seconds they took."""
     start = time.perf_counter()
     fits = [
-        _quiet_fit(_example_model(name, random_state=seed, **params), X, y)
+        quiet_fit(_example_model(name, random_state=seed, **params), X, y)
         for seed in range(n_starts)
     ]
     return fits, time.perf_counter() - start
@@ -237,7 +228,7 @@ def bench_example(name, settings, rscript):
         max_iter=TIGHT_MAX_ITER,
     )
     restarts_seconds, restarts = time_calls(
-        lambda: _quiet_fit(_example_model(name, n_init=k, random_state=0), X, y), 1
+        lambda: quiet_fit(_example_model(name, n_init=k, random_state=0), X, y), 1
     )
     skmoe_tight = max(fit.log_likelihood_ for fit in tight_fits) * n
     optimum = skmoe_tight if tight is None else max(float(tight["loglik"]), skmoe_tight)
@@ -317,18 +308,6 @@ def bench_examples(settings):
 # ---- the shared k-means start
 
 
-def _kmeans_labels(X, target_columns, n_experts, random_state=0):
-    """skmoe's first-restart labels: k-means on the standardised inputs and target.
-
-    The same steps and seed as ``init="kmeans"`` with ``random_state`` and unit
-    weights; ``target_columns`` is what the family clusters for ``y``.
-    """
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=1)
-    points = StandardScaler().fit_transform(np.column_stack([X, target_columns]))
-    kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed[0])
-    return kmeans.fit(points).labels_
-
-
 def _shared_start_model(family, init, **params):
     return MixtureOfExpertsRegressor(
         family=family,
@@ -374,7 +353,7 @@ def bench_poisson_speed(settings):
     X, y = make_moe_regression(
         n, n_features=5, n_experts=n_experts, family="poisson", random_state=0
     )
-    labels = _kmeans_labels(X, np.log1p(y), n_experts)
+    labels = kmeans_labels(X, np.log1p(y), n_experts)
     init = np.eye(n_experts)[labels]
     report(
         f"[2] Poisson EM, n={n:,}, d=5, K={n_experts} "
@@ -382,8 +361,8 @@ def bench_poisson_speed(settings):
         f"{y.mean():.2f}), same k-means start, tol={TOL:g}, max_iter={MAX_ITER}"
     )
     model = _shared_start_model("poisson", init)
-    times, model = time_calls(lambda: _quiet_fit(model, X, y), settings.fit_repeats)
-    own = _quiet_fit(
+    times, model = time_calls(lambda: quiet_fit(model, X, y), settings.fit_repeats)
+    own = quiet_fit(
         MixtureOfExpertsRegressor(
             family="poisson",
             n_experts=n_experts,
@@ -446,7 +425,7 @@ def bench_poisson_speed(settings):
             random_state=0,
         )
         times, default = time_calls(
-            lambda m=default: _quiet_fit(m, X, y), settings.fit_repeats
+            lambda m=default: quiet_fit(m, X, y), settings.fit_repeats
         )
         line = (
             f"  {f'skmoe default, n_init={n_init}':24s} {spread(times)}  "
@@ -479,13 +458,13 @@ def bench_student_t(settings):
         X, y = make_moe_regression(
             n, n_features=5, n_experts=n_experts, family=data_family, random_state=0
         )
-        init = np.eye(n_experts)[_kmeans_labels(X, y, n_experts)]
+        init = np.eye(n_experts)[kmeans_labels(X, y, n_experts)]
         report(f"  -- data: make_moe_regression(family={data_family!r})")
         medians = {}
         for family in ("gaussian", "student_t"):
             model = _shared_start_model(family, init)
             times, model = time_calls(
-                functools.partial(_quiet_fit, model, X, y), settings.fit_repeats
+                functools.partial(quiet_fit, model, X, y), settings.fit_repeats
             )
             medians[family] = statistics.median(times), model.n_iter_
             extra = (
@@ -526,7 +505,7 @@ def bench_e_step(settings):
         X, y = make_moe_regression(
             n, n_features=5, n_experts=n_experts, family=family, random_state=0
         )
-        model = _quiet_fit(
+        model = quiet_fit(
             MixtureOfExpertsRegressor(
                 family=family, n_experts=n_experts, n_init=1, max_iter=5
             ),
@@ -564,7 +543,7 @@ def _warm_up():
         X, y = make_moe_regression(
             500, n_features=5, n_experts=4, family=family, random_state=0
         )
-        _quiet_fit(
+        quiet_fit(
             MixtureOfExpertsRegressor(family=family, n_experts=4, n_init=1, max_iter=3),
             X,
             y,

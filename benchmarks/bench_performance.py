@@ -60,7 +60,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +68,8 @@ import numpy as np
 from _harness import (
     HERE,
     command_line,
+    kmeans_labels,
+    quiet_fit,
     report,
     run,
     spread,
@@ -77,11 +78,7 @@ from _harness import (
 )
 from scipy.optimize import minimize
 from scipy.special import logsumexp
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -132,12 +129,6 @@ QUICK = Settings(
 # ---- reporting and timing
 
 
-def _quiet_fit(model, X, y, **fit_params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y, **fit_params)
-
-
 # ---- data and the shared start
 
 
@@ -147,17 +138,7 @@ def _kmeans_responsibilities(X, y, n_experts, random_state=0):
     The same steps and seed as ``init="auto"`` with ``random_state``, so the fits
     below start where skmoe's default fit starts.
     """
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=1)
-    weight = np.ones(X.shape[0])
-    points = StandardScaler().fit_transform(
-        np.column_stack([X, y]), sample_weight=weight
-    )
-    labels = (
-        KMeans(n_clusters=n_experts, n_init=1, random_state=seed[0])
-        .fit(points, sample_weight=weight)
-        .labels_
-    )
-    return np.eye(n_experts)[labels]
+    return np.eye(n_experts)[kmeans_labels(X, y, n_experts, random_state)]
 
 
 @functools.cache
@@ -185,7 +166,7 @@ def _skmoe_em(n_samples, repeats, init_size="auto"):
         max_iter=MAX_ITER,
         random_state=0,
     )
-    return time_calls(lambda: _quiet_fit(model, X, y), repeats)
+    return time_calls(lambda: quiet_fit(model, X, y), repeats)
 
 
 def _report_skmoe_fits(n_samples, settings, reference_times, reference_ll, target):
@@ -468,7 +449,7 @@ def bench_classifier(settings):
         n, n_features=10, n_experts=4, n_classes=3, random_state=0
     )
     logistic_times, _ = time_calls(
-        lambda: _quiet_fit(LogisticRegression(), X, y), settings.fit_repeats
+        lambda: quiet_fit(LogisticRegression(), X, y), settings.fit_repeats
     )
     report(f"  {'LogisticRegression()':28s} {spread(logistic_times)}")
 
@@ -481,7 +462,7 @@ def bench_classifier(settings):
     for init_size in ("auto", None):
         model = moe(init_size, 0)
         times, model = time_calls(
-            functools.partial(_quiet_fit, model, X, y), settings.fit_repeats
+            functools.partial(quiet_fit, model, X, y), settings.fit_repeats
         )
         ratios[init_size] = statistics.median(times) / statistics.median(logistic_times)
         report(
@@ -497,7 +478,7 @@ def bench_classifier(settings):
     seeds = range(5)
     ends = {
         init_size: [
-            time_calls(functools.partial(_quiet_fit, moe(init_size, seed), X, y), 1)
+            time_calls(functools.partial(quiet_fit, moe(init_size, seed), X, y), 1)
             for seed in seeds
         ]
         for init_size in ("auto", None)
@@ -673,7 +654,7 @@ def _fixed_iterations_fit(n_samples, n_iter, repeats):
         tol=0,
         random_state=0,
     )
-    return time_calls(lambda: _quiet_fit(model, X, y), repeats)
+    return time_calls(lambda: quiet_fit(model, X, y), repeats)
 
 
 def bench_scaling(settings):
@@ -701,9 +682,9 @@ def _warm_up():
     """Load the numba kernels and lazy imports, so no timing pays for them."""
     start = time.perf_counter()
     X, y = make_moe_regression(500, n_features=5, n_experts=4, random_state=0)
-    _quiet_fit(MixtureOfExpertsRegressor(n_experts=4, n_init=1, max_iter=3), X, y)
+    quiet_fit(MixtureOfExpertsRegressor(n_experts=4, n_init=1, max_iter=3), X, y)
     X, y = make_moe_classification(500, n_features=10, n_classes=3, random_state=0)
-    _quiet_fit(MixtureOfExpertsClassifier(n_experts=2, n_init=1, max_iter=3), X, y)
+    quiet_fit(MixtureOfExpertsClassifier(n_experts=2, n_init=1, max_iter=3), X, y)
     return time.perf_counter() - start
 
 
