@@ -269,16 +269,17 @@ def _fit_in_turn(refits, context, n_jobs):
         Parallel(n_jobs=n_jobs, backend="threading")(delayed(fit)() for fit in fits)
 
 
-def e_step(parts, data, outputs=None):
+def e_step(parts, data, outputs=None, for_m_step=True):
     """Per-sample log-likelihood and responsibilities.
 
     The experts' ``outputs``, if given, are overwritten: the responsibilities take
-    their place. The family's latent factors at these outputs go to
-    ``parts.latent``, for the next M-step.
+    their place. With ``for_m_step``, the family's latent factors at these
+    outputs go to ``parts.latent``, for the next M-step.
     """
     if outputs is None:
         outputs = parts.family.expert_outputs(parts.experts, data.X_expert, data.target)
-    parts.latent = parts.family.latent_weights(outputs, data.target)
+    if for_m_step:
+        parts.latent = parts.family.latent_weights(outputs, data.target)
     responsibilities = parts.family.log_likelihood(outputs, data.target, out=outputs)
     log_prob = np.empty(responsibilities.shape[0])
     # The gate's logits a block of rows at a time: no (n, K) array of them.

@@ -58,7 +58,7 @@ class FittedMixtureMixin:
             target=self.family_.encode(y),
             sample_weight=np.ones(X.shape[0]),
         )
-        return e_step(self._fitted_parts(), data)
+        return e_step(self._fitted_parts(), data, for_m_step=False)
 
     def _fitted_parts(self):
         return Parts(self.experts_, [], self.gate_, self.family_)

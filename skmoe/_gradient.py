@@ -261,7 +261,7 @@ def run_mini_batch(problem, config, seed, restart, progress, fitted=None):
     )
     total, weight = 0.0, 0.0
     for _, batch in batches(batch_slices(n_samples, batch_size)):
-        log_prob, _ = e_step(parts, batch)
+        log_prob, _ = e_step(parts, batch, for_m_step=False)
         total += batch.sample_weight @ log_prob
         weight += batch.sample_weight.sum()
     log_likelihood = total / weight
@@ -301,7 +301,7 @@ def partial_fit_steps(problem, config, seed, fitted=None):
         parts, state = start_from_batch(problem, config, batch, rows, seed, 0)
         # No model came before the first batch: its log-likelihood is
         # measured after the step that initialised it.
-        log_prob, _ = e_step(parts, batch)
+        log_prob, _ = e_step(parts, batch, for_m_step=False)
         total = batch.sample_weight @ log_prob
         weight = batch.sample_weight.sum()
     else:
