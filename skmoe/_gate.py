@@ -43,20 +43,25 @@ def standardize(X, sample_weight):
     """``(X - mean) / scale`` by the weighted mean and standard deviation of columns.
 
     Returns the standardised copy, in the dtype of ``X`` (float32 or float64), and
-    the means and scales, in float64. A constant column keeps scale 1, so that a
-    coefficient on it stays finite. Computed here rather than by ``StandardScaler``,
-    which is slower with ``sample_weight`` (docs: performance.rst, "Measured
-    choices").
+    the means and scales, in float64 (the squares too, which overflow float32 for
+    values above about 1e19). Only a column whose weighted rows all hold one value
+    is constant and keeps scale 1, so that a coefficient on it stays finite; a
+    column that varies is standardised however small its spread (a threshold on
+    the spread would switch off a feature measured in small units). Computed here
+    rather than by ``StandardScaler``, which is slower with ``sample_weight``
+    (docs: performance.rst, "Measured choices").
     """
     total_weight = sample_weight.sum()
     mean = column_sums(X, sample_weight) / total_weight
     X_std = np.subtract(X, mean, dtype=X.dtype)
     variance = np.zeros(X.shape[1])
     for rows in row_blocks(*X.shape):
-        variance += sample_weight[rows] @ np.square(X_std[rows])
+        variance += sample_weight[rows] @ np.square(X_std[rows], dtype=np.float64)
     variance /= total_weight
     scale = np.sqrt(variance)
-    scale = np.where(scale > 1e-12 * (1.0 + np.abs(mean)), scale, 1.0)
+    weighted = X if np.all(sample_weight > 0) else X[sample_weight > 0]
+    constant = weighted.max(axis=0) == weighted.min(axis=0)
+    scale[constant | (scale == 0)] = 1.0
     X_std /= scale
     return X_std, mean, scale
 
