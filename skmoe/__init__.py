@@ -10,6 +10,11 @@ from skmoe._regression import MixtureOfExpertsRegressor
 
 __version__ = "0.1.0.dev0"
 
+# The public path, which pickle, skops and the docs record (not the private module).
+for _public in (MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate):
+    _public.__module__ = __name__
+del _public
+
 __all__ = [
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",

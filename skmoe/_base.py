@@ -10,26 +10,36 @@ The EM loop itself lives in ``skmoe._em``, the methods of a fitted model in
 what they predict (docs: developer.rst).
 """
 
+import copy
 import warnings
 from abc import ABCMeta, abstractmethod
-from numbers import Integral, Real
+from numbers import Real
 
+import joblib
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from skmoe._collapse import COLLAPSE_ACTIONS
+from skmoe._docs import DocLinkMixin
 from skmoe._driver import DATA_READERS, FitConfig, train
 from skmoe._fitted import FittedMixtureMixin
 from skmoe._gate import SoftmaxGate
+from skmoe._gradient import plain_state, restored_state
 from skmoe._partial_fit import MiniBatchMixin
 from skmoe._parts import Fitted, Problem
 from skmoe._progress import CallbackSupportMixin, root_progress
 from skmoe._routing import ROUTINGS, check_routing
 from skmoe._updaters import check_expert
-from skmoe._validation import check_init, check_magnitude, resolve_features
+from skmoe._validation import (
+    IntegerRange,
+    check_init,
+    check_init_size,
+    check_magnitude,
+    resolve_features,
+)
 from skmoe.exceptions import ExpertCollapseWarning
 
 # How messages and plots name each solver and its steps.
@@ -41,6 +51,7 @@ SOLVER_NAMES = {
 
 
 class BaseMixtureOfExperts(
+    DocLinkMixin,
     FittedMixtureMixin,
     MiniBatchMixin,
     CallbackSupportMixin,
@@ -51,17 +62,17 @@ class BaseMixtureOfExperts(
 
     _parameter_constraints = {
         "expert": [HasMethods(["fit", "predict"]), None],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_experts": [IntegerRange(1, None, closed="left")],
         # EM drives the gate through SoftmaxGate's own solver, which is not a
         # public protocol (yet): any other object would fail inside the fit.
         "gate": [SoftmaxGate, None],
         "gate_features": ["array-like", None],
         "expert_features": ["array-like", None],
         "routing": [StrOptions(set(ROUTINGS))],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "top_k": [IntegerRange(1, None, closed="left")],
         "solver": [StrOptions({"em", "cem", "gradient"})],
         "batch_size": [
-            Interval(Integral, 1, None, closed="left"),
+            IntegerRange(1, None, closed="left"),
             StrOptions({"auto"}),
         ],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -69,17 +80,21 @@ class BaseMixtureOfExperts(
         "collapse": [StrOptions(set(COLLAPSE_ACTIONS))],
         "collapse_threshold": [Interval(Real, 0, 1, closed="left")],
         "init": [StrOptions({"auto", "kmeans", "random"}), "array-like"],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [IntegerRange(1, None, closed="left")],
         "init_size": [
-            Interval(Integral, 1, None, closed="left"),
+            IntegerRange(1, None, closed="left"),
             StrOptions({"auto"}),
             None,
         ],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [IntegerRange(1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            IntegerRange(None, -1, closed="right"),
+            IntegerRange(1, None, closed="left"),
+            None,
+        ],
         "verbose": ["verbose"],
     }
 
@@ -284,6 +299,7 @@ class BaseMixtureOfExperts(
         self._learn_target(family)
         self._resolve_columns()
         init = check_init(self.init, n_samples, self.n_experts)
+        check_init_size(self.init_size, self.n_experts)
         check_routing(self.routing, self.top_k, self.n_experts)
         unit_weight = sample_weight is None or bool(np.all(sample_weight == 1.0))
         check_expert(self._expert_prototype(), self.solver, family, unit_weight)
@@ -296,9 +312,14 @@ class BaseMixtureOfExperts(
                 "n_experts, features and classes; refit with warm_start=False."
             )
 
-        problem = self._problem(X, y, target, sample_weight, family)
-        config = self._config(init, batch_size)
-        n_restarts = 1 if fitted is not None else self.n_init
+        n_experts, n_restarts = self.n_experts, self.n_init
+        if fitted is not None:
+            fitted, warm_init = self._continuation(fitted, X, y)
+            n_restarts = 1
+            if warm_init is not None:
+                init, n_experts = warm_init, warm_init.shape[1]
+        problem = self._problem(X, y, target, sample_weight, family, n_experts)
+        config = self._config(init, batch_size, n_restarts)
         progress = root_progress(self, n_restarts, self._fitted_attributes)
         progress.begin(X=X, y=y)
         run = train(problem, config, progress, fitted)
@@ -325,7 +346,29 @@ class BaseMixtureOfExperts(
     def _learn_target(self, family):
         """Keep what the family learnt of the target (a classifier's classes)."""
 
-    def _problem(self, X, y, target, sample_weight, family):
+    def _continuation(self, fitted, X, y):
+        """What a warm start continues from, with the parameters set since the fit.
+
+        Returns ``(fitted, None)``: the fitted model, its gate taking the gate's
+        current parameters; or ``(None, responsibilities)`` when the expert's
+        parameters changed: the new experts start from the fitted model's
+        responsibilities, as from an ``init`` array.
+        """
+        gate = copy.deepcopy(fitted.gate)
+        gate.set_params(**self._gate_prototype().get_params())
+        fitted = fitted._replace(gate=gate)
+        expert = joblib.hash(clone(self._expert_prototype()))
+        if all(joblib.hash(clone(e)) == expert for e in fitted.experts):
+            return fitted, None
+        if self.solver == "gradient":
+            raise ValueError(
+                "warm_start=True with solver='gradient' continues the fitted "
+                "experts, but the expert's parameters changed since the fit; "
+                "refit with warm_start=False."
+            )
+        return None, self._e_step(X, y)[1]
+
+    def _problem(self, X, y, target, sample_weight, family, n_experts):
         expert = self._expert_prototype()
         return Problem(
             X=X,
@@ -335,16 +378,16 @@ class BaseMixtureOfExperts(
             gate_columns=self.gate_features_,
             expert_columns=self.expert_features_,
             family=family,
-            experts=[expert] * self.n_experts,
+            experts=[expert] * n_experts,
             gate=self._gate_prototype(),
         )
 
-    def _config(self, init, batch_size):
+    def _config(self, init, batch_size, n_init):
         return FitConfig(
             solver=self.solver,
             max_iter=self.max_iter,
             tol=self.tol,
-            n_init=self.n_init,
+            n_init=n_init,
             init=init,
             init_size=self.init_size,
             responsibility_threshold=self.responsibility_threshold,
@@ -399,6 +442,19 @@ class BaseMixtureOfExperts(
                 ConvergenceWarning,
                 stacklevel=5,
             )
+
+    def __getstate__(self):
+        # The mini-batch state in plain containers: skops then asks a user to
+        # trust only public types (docs: developer.rst, "Persistence").
+        state = dict(super().__getstate__())
+        if state.get("_mini_batch_state") is not None:
+            state["_mini_batch_state"] = plain_state(state["_mini_batch_state"])
+        return state
+
+    def __setstate__(self, state):
+        if state.get("_mini_batch_state") is not None:
+            state["_mini_batch_state"] = restored_state(state["_mini_batch_state"])
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

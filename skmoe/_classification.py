@@ -3,9 +3,9 @@
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._available_if import available_if
 
 from skmoe._base import BaseMixtureOfExperts
+from skmoe._partial_fit import mini_batch_only
 from skmoe.families import Categorical
 
 
@@ -252,7 +252,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _target_signature(self):
         return (tuple(self.classes_.tolist()),)
 
-    @available_if(BaseMixtureOfExperts._gradient_solver)
+    @mini_batch_only
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train on one chunk of a stream: one mini-batch step per batch.
@@ -329,7 +329,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         X = self._validate_X(X)
         X_expert = self._expert_inputs(X)
         return np.stack(
-            [self.family_.predict(e, X_expert) for e in self.experts_], axis=1
+            [self._expert_predictions(e, X_expert) for e in self.experts_], axis=1
         )
 
     def predict_proba(self, X):

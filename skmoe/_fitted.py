@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmoe._em import e_step
 from skmoe._parts import Data, Parts, columns, gate_inputs
 from skmoe._routing import check_routing, mix_experts
+from skmoe._validation import check_expert_rows
 
 
 class FittedMixtureMixin:
@@ -37,10 +38,15 @@ class FittedMixtureMixin:
             self.experts_,
             self._expert_inputs(X),
             self.gate_.decision_function(self._gate_inputs(X)),
-            self.family_.predict,
+            self._expert_predictions,
             self.routing,
             self.top_k,
         )
+
+    def _expert_predictions(self, expert, X):
+        """``family_.predict(expert, X)``, checked to give one row per row of X."""
+        prediction = self.family_.predict(expert, X)
+        return check_expert_rows(prediction, repr(expert), len(X), "predictions")
 
     def _e_step(self, X, y):
         """Per-sample log-likelihood and responsibilities of the fitted model."""

@@ -12,7 +12,7 @@ features or the number of rows. Each fit starts from the previous one (the probl
 convex, so this changes the path, not the optimum), which makes the M-step of EM cheap.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -20,11 +20,13 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from skmoe._chunks import column_sums, float64_product, row_blocks
+from skmoe._docs import DocLinkMixin
 from skmoe._newton import (
     _TINY,
     _penalized_cross_entropy,
     minimize_cross_entropy,
 )
+from skmoe._validation import IntegerRange
 
 
 def softmax(logits):
@@ -66,7 +68,7 @@ def standardize(X, sample_weight):
     return X_std, mean, scale
 
 
-class SoftmaxGate(BaseEstimator):
+class SoftmaxGate(DocLinkMixin, BaseEstimator):
     """Softmax gate of a mixture of experts, fitted to soft targets.
 
     Parameters
@@ -119,7 +121,7 @@ class SoftmaxGate(BaseEstimator):
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [IntegerRange(1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
     }
 

@@ -28,10 +28,11 @@ import numpy as np
 from sklearn.base import clone
 
 from skmoe._em import e_step
+from skmoe._linear import RunningNormalEquations
 from skmoe._parts import Parts, Run
 from skmoe._progress import logger
 from skmoe._start import initial_responsibilities
-from skmoe._updaters import mini_batch_updater
+from skmoe._updaters import PartialFit, RunningLinear, mini_batch_updater
 
 # Adam's constants (Kingma and Ba, 2015).
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
@@ -63,6 +64,53 @@ class Adam:
         mean = self.first_moment / (1 - _BETA1**self.n_steps)
         variance = self.second_moment / (1 - _BETA2**self.n_steps)
         return theta - learning_rate * mean / (np.sqrt(variance) + _EPSILON)
+
+
+@dataclass
+class MiniBatchState:
+    """What mini-batch training carries between steps, besides the model.
+
+    ``updaters`` are the experts' mini-batch updaters, which keep their running
+    statistics between calls of ``partial_fit``.
+    """
+
+    gate_optimizer: Adam
+    updaters: list
+    n_steps: int = 0
+
+
+# The private classes a MiniBatchState is made of, by the name its plain form keeps.
+_STATE_CLASSES = {
+    cls.__name__: cls
+    for cls in (MiniBatchState, Adam, RunningLinear, RunningNormalEquations, PartialFit)
+}
+
+
+def plain_state(value):
+    """``value`` (a :class:`MiniBatchState`) as nested dicts, lists and arrays.
+
+    What a persisted model keeps of it: skops then asks a user to trust only the
+    public types (the estimator, gate and family), not these private ones.
+    """
+    if type(value) in _STATE_CLASSES.values():
+        attributes = {name: plain_state(v) for name, v in vars(value).items()}
+        return {"mini_batch_class": type(value).__name__, **attributes}
+    if isinstance(value, list):
+        return [plain_state(v) for v in value]
+    return value
+
+
+def restored_state(plain):
+    """The :class:`MiniBatchState` that :func:`plain_state` gave ``plain`` for."""
+    if isinstance(plain, dict) and "mini_batch_class" in plain:
+        value = object.__new__(_STATE_CLASSES[plain["mini_batch_class"]])
+        for name, attribute in plain.items():
+            if name != "mini_batch_class":
+                setattr(value, name, restored_state(attribute))
+        return value
+    if isinstance(plain, list):
+        return [restored_state(v) for v in plain]
+    return plain
 
 
 def resolve_batch_size(batch_size, n_samples, n_experts, strict):
@@ -108,19 +156,6 @@ def epoch_order(n_samples, batch_size, rng):
     """The batches of one epoch of ``fit(solver="gradient")``, in random order."""
     batches = batch_slices(n_samples, batch_size)
     return [batches[i] for i in rng.permutation(len(batches))]
-
-
-@dataclass
-class MiniBatchState:
-    """What mini-batch training carries between steps, besides the model.
-
-    ``updaters`` are the experts' mini-batch updaters, which keep their running
-    statistics between calls of ``partial_fit``.
-    """
-
-    gate_optimizer: Adam
-    updaters: list
-    n_steps: int = 0
 
 
 def continued_parts(fitted, X_first):

@@ -5,6 +5,9 @@ The steps themselves are mini-batch training's (``skmoe._gradient``), the same a
 same model.
 """
 
+import functools
+import types
+
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
@@ -15,6 +18,31 @@ from skmoe._gradient import partial_fit_steps, resolve_batch_size
 from skmoe._routing import check_routing
 from skmoe._updaters import check_expert
 from skmoe._validation import check_fit_weights, check_init
+
+
+class mini_batch_only:
+    """Make a method exist only on estimators with ``solver="gradient"``.
+
+    Like scikit-learn's ``available_if`` (so ``hasattr(moe, "partial_fit")`` tells
+    whether incremental training is possible, as dask-ml's ``Incremental``
+    asks), but the ``AttributeError`` itself says why and what to do, instead of
+    a generic "has no attribute" with the reason in its chained cause.
+    """
+
+    def __init__(self, method):
+        self.method = method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.method
+        if obj.solver != "gradient":
+            raise AttributeError(
+                f"{type(obj).__name__} has partial_fit only with solver='gradient' "
+                f"(mini-batch training); this one has solver={obj.solver!r}. Set "
+                "solver='gradient' to train on a stream, or call fit."
+            )
+        return types.MethodType(self.method, obj)
 
 
 class MiniBatchMixin:
@@ -51,8 +79,8 @@ class MiniBatchMixin:
         self._learn_target(family)
         check_expert(self._expert_prototype(), "gradient", family)
 
-        problem = self._problem(X, y, None, sample_weight, family)
-        config = self._config(init, batch_size)
+        problem = self._problem(X, y, None, sample_weight, family, self.n_experts)
+        config = self._config(init, batch_size, 1)
         with threadpool_limits(1, user_api="blas"):
             seed = None
             if first:
@@ -86,12 +114,3 @@ class MiniBatchMixin:
             self.__dict__.clear()
             self.__dict__.update(saved_state)
             raise
-
-    def _gradient_solver(self):
-        """``available_if`` check of ``partial_fit``: only for mini-batch training."""
-        if self.solver != "gradient":
-            raise AttributeError(
-                f"partial_fit trains on mini-batches and needs solver='gradient'; "
-                f"this estimator has solver={self.solver!r}."
-            )
-        return True

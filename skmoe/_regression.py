@@ -2,10 +2,10 @@
 
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.linear_model import LinearRegression
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import StrOptions
 
 from skmoe._base import BaseMixtureOfExperts
+from skmoe._partial_fit import mini_batch_only
 from skmoe.families import REGRESSION_FAMILIES, Family
 
 
@@ -362,7 +362,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # A warm start continues the fitted family: it must be the one asked for.
         return (self._family_signature,)
 
-    @available_if(BaseMixtureOfExperts._gradient_solver)
+    @mini_batch_only
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y, sample_weight=None):
         """Train on one chunk of a stream: one mini-batch step per batch.

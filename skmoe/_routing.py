@@ -21,7 +21,9 @@ def check_routing(routing, top_k, n_experts):
     if routing not in ROUTINGS:
         raise ValueError(f"routing must be one of {ROUTINGS}; got {routing!r}.")
     if routing == "top_k" and not (
-        isinstance(top_k, int | np.integer) and 1 <= top_k <= n_experts
+        isinstance(top_k, int | np.integer)
+        and not isinstance(top_k, bool)
+        and 1 <= top_k <= n_experts
     ):
         raise ValueError(
             f"top_k must be an integer between 1 and n_experts={n_experts}; "

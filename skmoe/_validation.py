@@ -7,12 +7,29 @@ they are refused up front with a message naming them. And the column selections,
 the initial responsibilities and the sample weights of a fit.
 """
 
+from numbers import Integral
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 _FLOAT = np.finfo(np.float64)
 # Below this a nonzero column's squares are subnormal or zero: its fit is lost.
 SMALLEST_SCALE = float(np.sqrt(_FLOAT.tiny))
+
+
+class IntegerRange(Interval):
+    """``Interval(Integral, ...)`` that refuses booleans.
+
+    ``True`` is an int to Python: ``n_experts=True`` would otherwise pass
+    validation and reach KMeans as one cluster.
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
 
 
 def largest_magnitude(n_samples):
@@ -49,6 +66,22 @@ def check_magnitude(A, name, *, allow_tiny=False):
             f"{SMALLEST_SCALE:.3g}, where their squares underflow float64. Rescale "
             f"{name} (for instance with StandardScaler)."
         )
+
+
+def check_expert_rows(values, name, n_rows, what):
+    """``values`` as an array if it has one entry per row of the expert's input.
+
+    An expert's ``predict`` returning the wrong number of rows (or two columns,
+    flattened to twice the rows) would otherwise fail as a broadcast error that
+    does not say which expert gave it.
+    """
+    values = np.asarray(values)
+    if values.ndim == 0 or values.shape[0] != n_rows:
+        raise ValueError(
+            f"{name} returned {what} of shape {values.shape} for {n_rows} "
+            f"rows; an expert must give one {what[:-1]} per row of its input."
+        )
+    return values
 
 
 def resolve_features(spec, name, n_features, feature_names=None):
@@ -112,6 +145,16 @@ def check_init(init, n_samples, n_experts):
             "init responsibilities must be non-negative with rows summing to 1."
         )
     return init
+
+
+def check_init_size(init_size, n_experts):
+    """Raise if the subsample start would have fewer rows than experts."""
+    if isinstance(init_size, Integral) and init_size < n_experts:
+        raise ValueError(
+            f"init_size={init_size} is below n_experts={n_experts}: the subsample "
+            "EM starts on needs at least one row per expert. Raise init_size, or "
+            "set init_size=None to start on all rows."
+        )
 
 
 def check_fit_weights(sample_weight, X):

@@ -1,12 +1,13 @@
 """Data with a known ground truth: mixtures of experts and flexmix's NPreg."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy.special import softmax
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from skmoe._validation import IntegerRange
 from skmoe.families import REGRESSION_FAMILIES
 
 # The families whose experts predict the mean through a log link.
@@ -25,9 +26,9 @@ def _draw_gate(rng, X, n_experts, gate_scale):
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [IntegerRange(1, None, closed="left")],
+        "n_features": [IntegerRange(1, None, closed="left")],
+        "n_experts": [IntegerRange(1, None, closed="left")],
         "noise": [Interval(Real, 0, None, closed="neither")],
         "gate_scale": [Interval(Real, 0, None, closed="left")],
         "coef_scale": [Interval(Real, 0, None, closed="left"), None],
@@ -175,10 +176,10 @@ def _draw_target(rng, eta, family, noise, df, dispersion, shape):
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
-        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "n_samples": [IntegerRange(1, None, closed="left")],
+        "n_features": [IntegerRange(1, None, closed="left")],
+        "n_experts": [IntegerRange(1, None, closed="left")],
+        "n_classes": [IntegerRange(2, None, closed="left")],
         "gate_scale": [Interval(Real, 0, None, closed="left")],
         "coef_scale": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -271,7 +272,7 @@ def make_moe_classification(
 
 @validate_params(
     {
-        "n_per_class": [Interval(Integral, 1, None, closed="left")],
+        "n_per_class": [IntegerRange(1, None, closed="left")],
         "random_state": ["random_state"],
         "return_params": ["boolean"],
     },

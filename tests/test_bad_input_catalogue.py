@@ -207,9 +207,32 @@ CATALOGUE = [
     # A gate with fit and decision_function once passed validation and failed
     # inside EM with AttributeError: _fit. EM drives SoftmaxGate's own solver.
     BadInput("gate_that_is_not_a_softmax_gate", _fit(), InvalidParameterError,
-             r"The 'gate' parameter .* an instance of 'skmoe\._gate\.SoftmaxGate' "
+             r"The 'gate' parameter .* an instance of 'skmoe\.SoftmaxGate' "
              r"or None\. Got LogisticRegression\(\)",
              params={"gate": LogisticRegression()}),
+    BadInput("n_jobs_zero", _fit(), InvalidParameterError,
+             r"The 'n_jobs' parameter .* Got 0 instead", params={"n_jobs": 0}),
+    # True is an int to Python: these once reached KMeans and NumPy.
+    BadInput("n_experts_boolean", _fit(), InvalidParameterError,
+             r"The 'n_experts' parameter .* an int in the range \[1, inf\)\. Got True",
+             params={"n_experts": True}),
+    BadInput("top_k_boolean", _fit(), InvalidParameterError,
+             r"The 'top_k' parameter .* Got True",
+             params={"routing": "top_k", "top_k": True}),
+    BadInput("n_init_boolean", _fit(), InvalidParameterError,
+             r"The 'n_init' parameter .* Got True", params={"n_init": True}),
+    BadInput("init_size_below_n_experts", _fit(), ValueError,
+             "init_size=2 is below n_experts=3: the subsample EM starts on needs "
+             "at least one row per expert", params={"n_experts": 3, "init_size": 2}),
+    BadInput("partial_fit_with_em", _method("partial_fit", with_y=True),
+             AttributeError,
+             "MixtureOfExpertsRegressor has partial_fit only with "
+             "solver='gradient'.*this one has solver='em'"),
+    BadInput("warm_start_by_mini_batches_with_another_expert", _fit(), ValueError,
+             "warm_start=True with solver='gradient' continues the fitted experts, "
+             "but the expert's parameters changed",
+             params={"warm_start": True, "solver": "gradient",
+                     "expert": LinearRegression(fit_intercept=False)}),
     BadInput("top_k_above_n_experts", _fit(), ValueError,
              "top_k must be an integer between 1 and n_experts=2; got 3",
              params={"routing": "top_k", "top_k": 3}),
@@ -337,6 +360,9 @@ CATALOGUE = [
     BadInput("predict_top_k_above_fitted_experts", _method("predict"), ValueError,
              "top_k must be an integer between 1 and n_experts=2; got 3",
              params={"routing": "top_k", "top_k": 3}),
+    BadInput("predict_top_k_boolean", _method("predict"), ValueError,
+             "top_k must be an integer between 1 and n_experts=2; got True",
+             params={"routing": "top_k", "top_k": True}),
     BadInput("score_samples_nan_in_y",
              _method("score_samples", y=lambda y: _set(y, np.nan, 4), with_y=True),
              ValueError, "Input y contains NaN"),

@@ -5,10 +5,16 @@ are refused up front are in the bad-input catalogue instead
 (``test_bad_input_catalogue.py``).
 """
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.tree import DecisionTreeRegressor
 
-from skmoe import MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe._docs import DOCUMENTATION_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +55,72 @@ def test_a_column_constant_on_the_weighted_rows_keeps_scale_one():
     _, _, scale = standardize(X, weights)
     assert scale[1] == 1.0
     assert scale[0] == pytest.approx(0.5)
+
+
+def test_warm_start_applies_a_changed_expert(two_regimes):
+    X, y = two_regimes
+    moe = MixtureOfExpertsRegressor(random_state=0, warm_start=True).fit(X, y)
+    responsibilities = moe.posterior_proba(X, y)
+    moe.set_params(expert=DecisionTreeRegressor(max_depth=3)).fit(X, y)
+    assert all(isinstance(e, DecisionTreeRegressor) for e in moe.experts_)
+    assert all(e.max_depth == 3 for e in moe.experts_)
+    # It went on from the fitted model: the same regimes, not a fresh start.
+    agreement = moe.posterior_proba(X, y).argmax(1) == responsibilities.argmax(1)
+    assert agreement.mean() > 0.95
+
+
+def test_warm_start_applies_changed_gate_parameters(two_regimes):
+    X, y = two_regimes
+    moe = MixtureOfExpertsRegressor(random_state=0, warm_start=True).fit(X, y)
+    steep = np.abs(moe.gate_.coef_).max()
+    moe.set_params(gate__alpha=10.0).fit(X, y)
+    assert moe.gate_.alpha == 10.0
+    assert np.abs(moe.gate_.coef_).max() < steep / 2
+
+
+def test_an_unchanged_warm_start_continues_the_experts(two_regimes):
+    X, y = two_regimes
+    moe = MixtureOfExpertsRegressor(random_state=0, warm_start=True, max_iter=2)
+    with pytest.warns(ConvergenceWarning):
+        moe.fit(X, y)
+    before = moe.log_likelihood_
+    with pytest.warns(ConvergenceWarning):
+        moe.fit(X, y)
+    assert moe.log_likelihood_curve_[0] >= before - 1e-9
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "gradient", "batch_size": 64},
+        {"family": "student_t"},
+        {"family": "poisson"},
+        {"family": "negative_binomial"},
+    ],
+    ids=lambda params: "-".join(map(str, params.values())),
+)
+def test_skops_asks_to_trust_only_public_types(two_regimes, params):
+    sio = pytest.importorskip("skops.io")
+    X, y = two_regimes
+    y = np.round(np.abs(y) * 3) if params.get("family") else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        moe = MixtureOfExpertsRegressor(n_init=1, random_state=0, **params).fit(X, y)
+    untrusted = sio.get_untrusted_types(data=sio.dumps(moe))
+    assert untrusted
+    private = [name for name in untrusted if "._" in name]
+    assert not private, private
+
+
+def test_the_html_repr_links_to_the_api_page():
+    api = (Path(__file__).parents[1] / "docs" / "api.rst").read_text()
+    for estimator in (MixtureOfExpertsRegressor(), MixtureOfExpertsClassifier()):
+        name = type(estimator).__name__
+        link = estimator._get_doc_link()
+        assert link == f"{DOCUMENTATION_ROOT}generated/skmoe.{name}.html"
+        assert f'href="{link}"' in estimator._repr_html_()
+        # The page exists in the docs build: autosummary under skmoe, "generated".
+        section = api[api.index(".. currentmodule:: skmoe\n") :]
+        assert ":toctree: generated" in section.split("currentmodule")[1]
+        assert f"   {name}\n" in section.split("currentmodule")[1]
+    assert SoftmaxGate()._get_doc_link().endswith("generated/skmoe.SoftmaxGate.html")

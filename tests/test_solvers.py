@@ -242,9 +242,9 @@ def test_partial_fit_needs_solver_gradient(regression):
     X, y = regression
     moe = MixtureOfExpertsRegressor()
     assert not hasattr(moe, "partial_fit")
-    with pytest.raises(AttributeError, match="partial_fit") as raised:
+    # The error itself says why, not only its chained cause.
+    with pytest.raises(AttributeError, match="partial_fit only with solver='gradient'"):
         moe.partial_fit(X, y)
-    assert "needs solver='gradient'" in str(raised.value.__cause__)
 
 
 def test_gradient_refuses_an_expert_without_partial_fit(regression):

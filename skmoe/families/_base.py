@@ -6,6 +6,8 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from skmoe._validation import check_expert_rows
+
 
 class Family(BaseEstimator, metaclass=ABCMeta):
     """Base class of the families: the target's distribution around an expert.
@@ -261,7 +263,9 @@ class Family(BaseEstimator, metaclass=ABCMeta):
             if k in known:
                 outputs[:, k] = known[k]
             else:
-                outputs[:, k] = self.expert_output(expert, X, target)
+                output = self.expert_output(expert, X, target)
+                name = f"expert {k} ({expert!r})"
+                outputs[:, k] = check_expert_rows(output, name, X.shape[0], "outputs")
             if not np.all(np.isfinite(outputs[:, k])):
                 raise FloatingPointError(
                     f"expert {k} ({expert!r}) {self.non_finite_output}."
