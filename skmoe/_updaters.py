@@ -27,7 +27,9 @@ import inspect
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import is_classifier
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
 from skmoe._glm import fit_glm_experts, has_glm_fast_path
@@ -89,7 +91,11 @@ class WeightedFit:
         """``expert.fit`` on the refit's rows; a failure names the expert and step."""
         data = context.data
         rows = slice(None) if refit.rows is None else refit.rows
-        weights = {} if refit.weight is None else {"sample_weight": refit.weight[rows]}
+        weights = {}
+        if refit.weight is not None:
+            # Contiguous: the weights are a column of the responsibilities, and
+            # some experts (SVR) refuse strided arrays.
+            weights["sample_weight"] = np.ascontiguousarray(refit.weight[rows])
         try:
             refit.expert.fit(data.X_expert[rows], data.y[rows], **weights)
         except Exception as error:
@@ -264,7 +270,8 @@ class PartialFit:
         min_weight = 1e-10 * w.sum()
         for k, expert, updater in members:
             if weights[:, k].sum() > min_weight:
-                updater.partial_fit(k, expert, batch, weights[:, k], n_steps)
+                column = np.ascontiguousarray(weights[:, k])
+                updater.partial_fit(k, expert, batch, column, n_steps)
             elif not hasattr(expert, "n_features_in_"):
                 updater.partial_fit(k, expert, batch, w, n_steps)
 
@@ -327,13 +334,15 @@ def check_expert(expert, solver, family, unit_weight=True):
             "(solver='gradient' or partial_fit): its parameters' M-step needs all "
             "rows at once. Use solver='em'."
         )
-    if solver == "em" and not has_fit_parameter(expert, "sample_weight"):
+    if solver == "em" and not takes_sample_weight(expert):
         raise ValueError(
             f"{expert!r} cannot be an expert with solver='em': its fit method "
             "takes no sample_weight, which EM needs to weight each row by the "
             "expert's responsibility. Use solver='cem' (hard assignments: each "
             "expert fits on its own rows, without weights), or an estimator "
-            "whose fit accepts sample_weight."
+            "whose fit accepts sample_weight (a Pipeline does when "
+            "sklearn.set_config(enable_metadata_routing=True) is on and its steps "
+            "ask for it with set_fit_request(sample_weight=True))."
         )
     if solver == "gradient" and not _linear(expert, family):
         partial_fit = getattr(expert, "partial_fit", None)
@@ -347,15 +356,25 @@ def check_expert(expert, solver, family, unit_weight=True):
                 "(SGDRegressor, SGDClassifier, MLPRegressor, ...), or "
                 "solver='em'."
             )
-    if (
-        solver == "cem"
-        and not unit_weight
-        and not has_fit_parameter(expert, "sample_weight")
-    ):
+    if solver == "cem" and not unit_weight and not takes_sample_weight(expert):
         raise ValueError(
             f"sample_weight needs an expert whose fit takes sample_weight, even "
             f"with solver='cem'; {expert!r} takes none."
         )
+
+
+def takes_sample_weight(expert):
+    """Whether ``expert.fit`` accepts ``sample_weight``.
+
+    In its signature, or, with scikit-learn's metadata routing on, by routing it
+    to steps that request it (a Pipeline whose steps ``set_fit_request``).
+    """
+    if has_fit_parameter(expert, "sample_weight"):
+        return True
+    if not get_config()["enable_metadata_routing"]:
+        return False
+    routing = get_routing_for_object(expert)
+    return "sample_weight" in routing.consumes("fit", ["sample_weight"])
 
 
 def _takes(method, parameter):

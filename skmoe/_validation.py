@@ -104,7 +104,9 @@ def resolve_features(spec, name, n_features, feature_names=None):
         if feature_names is None:
             raise ValueError(
                 f"{name} names columns, but X has no column names; pass a "
-                "DataFrame or give column indices."
+                "DataFrame or give column indices. Inside a Pipeline, call "
+                "set_output(transform='pandas') on it so that the steps before "
+                "the mixture (a ColumnTransformer) hand it named columns."
             )
         lookup = {feature: i for i, feature in enumerate(feature_names)}
         unknown = [str(c) for c in spec if c not in lookup]

@@ -9,8 +9,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import sklearn
+from sklearn.compose import make_column_transformer
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
@@ -57,6 +64,7 @@ def test_a_column_constant_on_the_weighted_rows_keeps_scale_one():
     assert scale[0] == pytest.approx(0.5)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_warm_start_applies_a_changed_expert(two_regimes):
     X, y = two_regimes
     moe = MixtureOfExpertsRegressor(random_state=0, warm_start=True).fit(X, y)
@@ -124,3 +132,51 @@ def test_the_html_repr_links_to_the_api_page():
         assert ":toctree: generated" in section.split("currentmodule")[1]
         assert f"   {name}\n" in section.split("currentmodule")[1]
     assert SoftmaxGate()._get_doc_link().endswith("generated/skmoe.SoftmaxGate.html")
+
+
+# ---- things that should work
+
+
+def test_svr_experts_fit_by_em(two_regimes):
+    X, y = two_regimes
+    moe = MixtureOfExpertsRegressor(SVR(C=10.0), n_init=1, max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        moe.fit(X, y)
+    assert moe.score(X, y) > 0.9
+
+
+def test_a_pipeline_expert_takes_weights_through_metadata_routing(two_regimes):
+    X, y = two_regimes
+    plain = MixtureOfExpertsRegressor(n_init=1, random_state=0).fit(X, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        expert = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=True),
+            LinearRegression().set_fit_request(sample_weight=True),
+        )
+        routed = MixtureOfExpertsRegressor(expert, n_init=1, random_state=0)
+        routed.fit(X, y)
+    # Linear regression does not care how its inputs are scaled: with the weights
+    # reaching it, the pipeline is the plain linear expert.
+    assert routed.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)
+    np.testing.assert_allclose(routed.predict(X), plain.predict(X), atol=1e-6)
+
+
+def test_a_pipeline_expert_without_routing_is_refused_with_the_way_out(two_regimes):
+    X, y = two_regimes
+    expert = make_pipeline(StandardScaler(), LinearRegression())
+    with pytest.raises(ValueError, match=r"set_fit_request\(sample_weight=True\)"):
+        MixtureOfExpertsRegressor(expert).fit(X, y)
+
+
+def test_gate_features_named_behind_a_column_transformer(two_regimes):
+    X, y = two_regimes
+    frame = pd.DataFrame({"x": X[:, 0], "noise": np.zeros(len(X))})
+    columns = make_column_transformer((StandardScaler(), ["x", "noise"]))
+    moe = MixtureOfExpertsRegressor(gate_features=["standardscaler__x"], n_init=1)
+    pipe = make_pipeline(columns, moe)
+    with pytest.raises(ValueError, match=r"set_output\(transform='pandas'\)"):
+        pipe.fit(frame, y)
+    pipe.set_output(transform="pandas").fit(frame, y)
+    assert pipe[-1].gate_features_.tolist() == [0]
+    assert pipe.score(frame, y) > 0.9
