@@ -22,6 +22,12 @@ from sklearn.tree import DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe._docs import DOCUMENTATION_ROOT
+from skmoe.inspection import (
+    ExpertUsageDisplay,
+    GateDisplay,
+    LogLikelihoodDisplay,
+    summary,
+)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +186,85 @@ def test_gate_features_named_behind_a_column_transformer(two_regimes):
     pipe.set_output(transform="pandas").fit(frame, y)
     assert pipe[-1].gate_features_.tolist() == [0]
     assert pipe.score(frame, y) > 0.9
+
+
+@pytest.fixture(scope="module")
+def fitted_pipeline(two_regimes):
+    X, y = two_regimes
+    frame = pd.DataFrame({"x": X[:, 0]})
+    pipe = make_pipeline(
+        make_column_transformer((StandardScaler(), ["x"])),
+        MixtureOfExpertsRegressor(n_init=1, random_state=0),
+    )
+    return pipe.fit(frame, y), frame, y
+
+
+def test_summary_reads_a_pipeline_with_the_names_its_steps_give(fitted_pipeline):
+    pipe, frame, y = fitted_pipeline
+    result = summary(pipe, frame, y)
+    direct = summary(pipe[-1], pipe[:-1].transform(frame), y)
+    assert "standardscaler__x" in str(result)
+    for named, plain in zip(result.experts, direct.experts, strict=True):
+        assert list(named.coefficients) == ["intercept", "standardscaler__x"]
+        assert list(named.coefficients.values()) == list(plain.coefficients.values())
+    assert result.log_likelihood == direct.log_likelihood
+
+
+def test_the_displays_read_a_pipeline(fitted_pipeline):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    pipe, frame, y = fitted_pipeline
+    gate = GateDisplay.from_estimator(pipe, frame, y)
+    assert gate.feature_names == ["standardscaler__x"]
+    np.testing.assert_allclose(gate.x_data[:, 0], pipe[:-1].transform(frame)[:, 0])
+    usage = ExpertUsageDisplay.from_estimator(pipe, frame)
+    np.testing.assert_allclose(
+        usage.prior, pipe[-1].predict_gate_proba(pipe[:-1].transform(frame)).mean(0)
+    )
+    curve = LogLikelihoodDisplay.from_estimator(pipe)
+    assert len(curve.log_likelihood_curve) == pipe[-1].n_iter_
+    with pytest.raises(TypeError, match="a Pipeline whose last step is one; got "):
+        summary(make_pipeline(StandardScaler(), LinearRegression()), frame, y)
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def classes_by_region():
+    """Three classes: class 2 only where x0 > 0, class 0 only where x0 < 0."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(-3, 3, 600), rng.normal(size=600)])
+    y = np.where(X[:, 0] < 0, X[:, 1] > 0, 1 + (X[:, 1] < 0)).astype(int)
+    moe = MixtureOfExpertsClassifier(n_experts=2, n_init=1, random_state=0)
+    return moe.fit(X, y), X, y
+
+
+def test_summary_leaves_out_the_classes_an_expert_never_sees(classes_by_region):
+    moe, X, y = classes_by_region
+    result = summary(moe, X, y)
+    left = int(np.argmax(moe.predict_gate_proba([[-2.0, 0.0]])))
+    assert result.experts[left].unseen_classes == [2]
+    assert result.experts[1 - left].unseen_classes == [0]
+    assert sorted(result.experts[left].coefficients) == [0, 1]
+    assert f"(expert {left} sees no rows of class 2: left out)" in str(result)
+
+
+def test_the_classifier_gate_plot_shows_each_point_class(classes_by_region):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    moe, X, y = classes_by_region
+    for features in ([0, 1], [0]):
+        display = GateDisplay.from_estimator(moe, X, y, features=features)
+        paths = display.scatter_.get_paths()
+        assert len(paths) == len(y)
+        # One marker shape per class: the same class, the same path.
+        shapes = [paths[i].vertices.round(6).tobytes() for i in range(len(y))]
+        by_class = [{shapes[i] for i in np.flatnonzero(y == c)} for c in range(3)]
+        assert [len(s) for s in by_class] == [1, 1, 1]
+        assert len(set.union(*by_class)) == 3
+        children = display.ax_.get_children()
+        legends = [a for a in children if type(a).__name__ == "Legend"]
+        titles = {legend.get_title().get_text() for legend in legends}
+        assert {"expert", "class"} <= titles
+    plt.close("all")

@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from skmoe._base import SOLVER_NAMES
-from skmoe.inspection._plotting import check_fitted_mixture, new_axes
+from skmoe.inspection._plotting import new_axes
+from skmoe.inspection._unwrap import fitted_mixture
 
 
 class LogLikelihoodDisplay:
@@ -64,8 +65,8 @@ class LogLikelihoodDisplay:
 
         Parameters
         ----------
-        estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
-            A fitted mixture of experts.
+        estimator : MixtureOfExpertsRegressor, MixtureOfExpertsClassifier or Pipeline
+            A fitted mixture of experts, or a fitted Pipeline whose last step is one.
 
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure if ``None``.
@@ -89,7 +90,7 @@ class LogLikelihoodDisplay:
         'LogLikelihoodDisplay'
         """
         check_matplotlib_support("LogLikelihoodDisplay.from_estimator")
-        check_fitted_mixture(estimator, "LogLikelihoodDisplay")
+        estimator, _, _ = fitted_mixture(estimator, None, "LogLikelihoodDisplay")
         display = cls(
             log_likelihood_curve=np.asarray(estimator.log_likelihood_curve_),
             converged=bool(estimator.converged_),

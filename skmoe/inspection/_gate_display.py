@@ -3,30 +3,29 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import is_regressor
+from sklearn.base import is_classifier, is_regressor
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from skmoe.inspection._plotting import (
-    check_fitted_mixture,
     expert_colors,
     lighten,
     new_axes,
 )
+from skmoe.inspection._unwrap import fitted_mixture
 
 # The grid extends this fraction of a feature's range beyond the data on each side,
 # so that points on the edge are drawn whole.
 _GRID_PADDING = 0.025
 
 
-def _feature_label(estimator, column):
-    names = getattr(estimator, "feature_names_in_", None)
+def _feature_label(names, column):
     return f"x{column}" if names is None else str(names[column])
 
 
-def _resolve_gate_features(estimator, features):
+def _resolve_gate_features(estimator, names, features):
     """Columns of X for ``features`` (indices or names), checked against the gate."""
     gate_columns = [int(c) for c in estimator.gate_features_]
-    gate_labels = [_feature_label(estimator, c) for c in gate_columns]
+    gate_labels = [_feature_label(names, c) for c in gate_columns]
     if features is None:
         if not 1 <= len(gate_columns) <= 2:
             detail = (
@@ -43,7 +42,6 @@ def _resolve_gate_features(estimator, features):
     features = list(features)
     if not 1 <= len(features) <= 2:
         raise ValueError(f"GateDisplay shows one or two features; got {len(features)}.")
-    names = getattr(estimator, "feature_names_in_", None)
     columns = []
     for feature in features:
         if isinstance(feature, str):
@@ -128,6 +126,10 @@ class GateDisplay:
         Names of the columns the model uses that were held at their median,
         noted in the title.
 
+    classes : ndarray of shape (n_samples,), default=None
+        Each data row's class (a classifier given ``y``): the points' marker
+        shows it, as the colour shows the expert, with a legend of the classes.
+
     Attributes
     ----------
     lines_ : list of matplotlib Line2D
@@ -187,6 +189,7 @@ class GateDisplay:
         y=None,
         expert_predictions=None,
         held_features=(),
+        classes=None,
     ):
         self.grid = grid
         self.gate_proba = gate_proba
@@ -196,6 +199,7 @@ class GateDisplay:
         self.y = y
         self.expert_predictions = expert_predictions
         self.held_features = held_features
+        self.classes = classes
 
     @classmethod
     def from_estimator(
@@ -218,8 +222,10 @@ class GateDisplay:
 
         Parameters
         ----------
-        estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
-            A fitted mixture of experts.
+        estimator : MixtureOfExpertsRegressor, MixtureOfExpertsClassifier or Pipeline
+            A fitted mixture of experts, or a fitted Pipeline whose last step is one.
+            ``X`` then goes through the steps before it, and the columns are named
+            as those steps name their outputs.
 
         X : array-like of shape (n_samples, n_features)
             Data that set the grid's range and medians, drawn as points.
@@ -272,8 +278,8 @@ class GateDisplay:
         'GateDisplay'
         """
         check_matplotlib_support("GateDisplay.from_estimator")
-        check_fitted_mixture(estimator, "GateDisplay")
-        columns = _resolve_gate_features(estimator, features)
+        estimator, X, names = fitted_mixture(estimator, X, "GateDisplay")
+        columns = _resolve_gate_features(estimator, names, features)
         values = np.asarray(X, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != estimator.n_features_in_:
             raise ValueError(
@@ -318,16 +324,17 @@ class GateDisplay:
                 used |= set(estimator.expert_features_.tolist())
         held = []
         if grid_transform is None:
-            held = [_feature_label(estimator, c) for c in sorted(used - set(columns))]
+            held = [_feature_label(names, c) for c in sorted(used - set(columns))]
         display = cls(
             grid=grid,
             gate_proba=gate_proba,
-            feature_names=[_feature_label(estimator, c) for c in columns],
+            feature_names=[_feature_label(names, c) for c in columns],
             x_data=values[:, columns],
             assigned=assigned,
             y=y,
             expert_predictions=expert_predictions,
             held_features=held,
+            classes=y if y is not None and is_classifier(estimator) else None,
         )
         return display.plot(ax=ax)
 
@@ -388,7 +395,33 @@ class GateDisplay:
 
     def _scatter(self, ax, x, y, colors, **kwargs):
         point_colors = None if self.assigned is None else colors[self.assigned]
-        return ax.scatter(x, y, c=point_colors, zorder=3, **kwargs)
+        scatter = ax.scatter(x, y, c=point_colors, zorder=3, **kwargs)
+        if self.classes is not None:
+            # One collection still (scatter_), each point with its class's marker.
+            _, codes = np.unique(self.classes, return_inverse=True)
+            scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
+        return scatter
+
+    def _class_legend(self, ax, expert_legend, loc):
+        """A second legend, of the classes' markers, beside the experts'."""
+        if self.classes is None:
+            return
+        from matplotlib.lines import Line2D
+
+        ax.add_artist(expert_legend)
+        labels = np.unique(self.classes)
+        handles = [
+            Line2D([], [], ls="", marker=_class_marker(c), color="0.3")
+            for c in range(len(labels))
+        ]
+        ax.legend(
+            handles,
+            [str(label) for label in labels],
+            title="class",
+            fontsize="small",
+            title_fontsize="small",
+            loc=loc,
+        )
 
     def _plot_gate_curves(self, colors, legend):
         ax = self.ax_
@@ -409,20 +442,26 @@ class GateDisplay:
         ax.set_ylabel("gate probability")
         if legend:
             if self.x_data is not None:
-                # A rug shows where the data lie, coloured like the curves.
-                ax.set_ylim(-0.12, 1.04)
+                # A rug shows where the data lie, coloured like the curves; with
+                # classes, one row of markers per class.
+                heights = np.full(len(self.x_data), 0.04)
+                style = {"marker": "|", "s": 60, "linewidths": 1}
+                if self.classes is not None:
+                    _, codes = np.unique(self.classes, return_inverse=True)
+                    heights = 0.03 + 0.035 * codes
+                    style = {"s": 16, "linewidths": 0.4}
+                ax.set_ylim(-0.12 - 1.5 * (heights.max() - 0.04), 1.04)
                 self.scatter_ = self._scatter(
                     ax,
                     self.x_data[:, 0],
-                    np.full(len(self.x_data), 0.04),
+                    heights,
                     colors,
-                    marker="|",
-                    s=60,
-                    linewidths=1,
                     alpha=0.6,
                     transform=ax.get_xaxis_transform(),
+                    **style,
                 )
-            ax.legend(title="expert", fontsize="small", loc="best")
+            legend = ax.legend(title="expert", fontsize="small", loc="best")
+            self._class_legend(ax, legend, "center left")
 
     def _plot_experts(self, colors):
         ax = self.ax_experts_
@@ -498,16 +537,32 @@ class GateDisplay:
             )
             for k in range(n_experts)
         ]
-        ax.legend(
+        legend = ax.legend(
             handles,
             [f"expert {k}" for k in range(n_experts)],
             title="expert",
             fontsize="small",
             title_fontsize="small",
-            loc="best",
+            loc="upper left" if self.classes is not None else "best",
         )
+        self._class_legend(ax, legend, "lower right")
         ax.set_xlabel(self.feature_names[0])
         ax.set_ylabel(self.feature_names[1])
+
+
+_CLASS_MARKERS = "osD^vP*Xph"
+
+
+def _class_marker(code):
+    """Class ``code``'s marker; classes beyond ten reuse them."""
+    return _CLASS_MARKERS[code % len(_CLASS_MARKERS)]
+
+
+def _marker_path(marker):
+    from matplotlib.markers import MarkerStyle
+
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform())
 
 
 def _split_axes(ax):

@@ -1,24 +1,10 @@
-"""What the displays share: checks, each expert's colour, a new Axes.
+"""What the displays share: each expert's colour, a new Axes.
 
 Each display's ``from_estimator`` computes what it shows and calls ``plot``, which
 draws on a given or new matplotlib Axes, stores ``ax_`` and ``figure_`` and returns
 the display. Expert ``k`` has the colour ``"C<k>"`` of matplotlib's colour cycle in
 every display, so that the plots of one model read together.
 """
-
-from sklearn.utils.validation import check_is_fitted
-
-from skmoe._base import BaseMixtureOfExperts
-
-
-def check_fitted_mixture(estimator, caller):
-    """Raise unless ``estimator`` is a fitted mixture of experts."""
-    if not isinstance(estimator, BaseMixtureOfExperts):
-        raise TypeError(
-            f"{caller} expects a MixtureOfExpertsRegressor or "
-            f"MixtureOfExpertsClassifier; got {type(estimator).__name__}."
-        )
-    check_is_fitted(estimator)
 
 
 def expert_colors(n_experts):

@@ -10,9 +10,10 @@ import textwrap
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import is_classifier
 
-from skmoe._base import SOLVER_NAMES, BaseMixtureOfExperts
+from skmoe._base import SOLVER_NAMES
+from skmoe.inspection._unwrap import fitted_mixture
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class ExpertSummary:
         ``df``, ``dispersion``, ``shape``), as the estimator's fitted attributes
         of those names hold them; empty for the Gaussian and the classifier.
 
+    unseen_classes : list
+        The classes this (classifier) expert sees no rows of: their rows of
+        ``(X, y)`` give it less than :data:`UNSEEN_MASS` rows' worth of
+        responsibility in all. A multinomial expert's coefficients for them only
+        say "never" (intercepts near minus infinity, slopes near zero), so they
+        are left out of ``coefficients``; empty for a regressor.
+
     Examples
     --------
     >>> from skmoe import MixtureOfExpertsRegressor
@@ -74,6 +82,7 @@ class ExpertSummary:
     gate_coefficients: dict | None
     noise_scale: float | None
     family_parameters: dict = field(default_factory=dict)
+    unseen_classes: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,13 @@ class MixtureSummary:
                 for label, name in keys
             ]
             lines += _table(header, rows)
+            if attribute == "coefficients":
+                lines += [
+                    f"(expert {k} sees no rows of class "
+                    f"{', '.join(map(str, e.unseen_classes))}: left out)"
+                    for k, e in enumerate(self.experts)
+                    if e.unseen_classes
+                ]
 
         lines.append("")
         totals = f"log-likelihood {self.log_likelihood:.2f}"
@@ -336,8 +352,10 @@ def summary(estimator, X, y):
 
     Parameters
     ----------
-    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
-        A fitted mixture of experts.
+    estimator : MixtureOfExpertsRegressor, MixtureOfExpertsClassifier or Pipeline
+        A fitted mixture of experts, or a fitted Pipeline whose last step is one.
+        ``X`` then goes through the steps before it, and the columns are named
+        as those steps name their outputs.
 
     X : array-like of shape (n_samples, n_features)
         Input samples, with the columns the estimator was fitted on.
@@ -380,12 +398,7 @@ def summary(estimator, X, y):
     >>> print(str(s).splitlines()[2])
               prior  size  mean posterior  noise scale
     """
-    if not isinstance(estimator, BaseMixtureOfExperts):
-        raise TypeError(
-            "summary expects a MixtureOfExpertsRegressor or "
-            f"MixtureOfExpertsClassifier; got {type(estimator).__name__}."
-        )
-    check_is_fitted(estimator)
+    estimator, X, names = fitted_mixture(estimator, X, "summary")
     # Validation errors surface here, outside the try below, which only catches
     # the criteria's "parameters not defined" error.
     log_prob = estimator.score_samples(X, y)
@@ -405,8 +418,8 @@ def summary(estimator, X, y):
         bic = -2 * log_likelihood + n_parameters * float(np.log(n_samples))
         reason = None
 
-    expert_names = _feature_names(estimator, estimator.expert_features_)
-    gate_names = _feature_names(estimator, estimator.gate_features_)
+    expert_names = _feature_names(names, estimator.expert_features_)
+    gate_names = _feature_names(names, estimator.gate_features_)
     gate_coef = getattr(estimator.gate_, "coef_", None)
     noise_variance = getattr(estimator, "noise_variance_", None)
     family_parameters = {
@@ -414,6 +427,7 @@ def summary(estimator, X, y):
         for name, values in estimator.family_.fitted_attributes().items()
         if name != "noise_variance_"
     }
+    unseen = _unseen_classes(estimator, posterior, y)
     experts = []
     for k, expert in enumerate(estimator.experts_):
         gate_coefficients = None
@@ -426,7 +440,7 @@ def summary(estimator, X, y):
                 prior=float(gate_proba[:, k].mean()),
                 size=int(sizes[k]),
                 mean_posterior=float(posterior[:, k].mean()),
-                coefficients=_expert_coefficients(expert, expert_names),
+                coefficients=_expert_coefficients(expert, expert_names, unseen[k]),
                 gate_coefficients=gate_coefficients,
                 noise_scale=(
                     None
@@ -436,6 +450,7 @@ def summary(estimator, X, y):
                 family_parameters={
                     name: float(values[k]) for name, values in family_parameters.items()
                 },
+                unseen_classes=unseen[k],
             )
         )
     return MixtureSummary(
@@ -456,9 +471,8 @@ def summary(estimator, X, y):
 # ---- helpers
 
 
-def _feature_names(estimator, columns):
+def _feature_names(names, columns):
     """Names of ``columns`` of X: the DataFrame's, else ``x<j>``."""
-    names = getattr(estimator, "feature_names_in_", None)
     if names is None:
         return [f"x{j}" for j in columns]
     return [str(name) for name in names[columns]]
@@ -474,8 +488,24 @@ def _named(coef, intercept, names):
     return named
 
 
-def _expert_coefficients(expert, names):
-    """An expert's coefficients by name, per class for multinomial experts."""
+#: Less responsibility than this, in rows, summed over a class's rows: unseen.
+UNSEEN_MASS = 1e-3
+
+
+def _unseen_classes(estimator, posterior, y):
+    """Per expert, the classes of a classifier whose rows it sees none of."""
+    if not is_classifier(estimator):
+        return [[] for _ in range(posterior.shape[1])]
+    codes = np.searchsorted(estimator.classes_, np.asarray(y))
+    mass = np.stack(
+        [np.bincount(codes, r, minlength=len(estimator.classes_)) for r in posterior.T]
+    )
+    return [[_plain(c) for c in estimator.classes_[row < UNSEEN_MASS]] for row in mass]
+
+
+def _expert_coefficients(expert, names, unseen=()):
+    """An expert's coefficients by name, per class for multinomial experts (but
+    for the ``unseen`` classes)."""
     coef = getattr(expert, "coef_", None)
     if coef is None:
         return None
@@ -495,6 +525,7 @@ def _expert_coefficients(expert, names):
     return {
         _plain(label): _named(row, None if intercept is None else intercept[i], names)
         for i, (label, row) in enumerate(zip(labels, coef, strict=True))
+        if _plain(label) not in unseen
     }
 
 

@@ -4,11 +4,11 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from skmoe.inspection._plotting import (
-    check_fitted_mixture,
     expert_colors,
     lighten,
     new_axes,
 )
+from skmoe.inspection._unwrap import fitted_mixture
 
 
 class ExpertUsageDisplay:
@@ -68,8 +68,10 @@ class ExpertUsageDisplay:
 
         Parameters
         ----------
-        estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
-            A fitted mixture of experts.
+        estimator : MixtureOfExpertsRegressor, MixtureOfExpertsClassifier or Pipeline
+            A fitted mixture of experts, or a fitted Pipeline whose last step is one.
+            ``X`` then goes through the steps before it, and the columns are named
+            as those steps name their outputs.
 
         X : array-like of shape (n_samples, n_features)
             Input samples.
@@ -96,7 +98,7 @@ class ExpertUsageDisplay:
         'ExpertUsageDisplay'
         """
         check_matplotlib_support("ExpertUsageDisplay.from_estimator")
-        check_fitted_mixture(estimator, "ExpertUsageDisplay")
+        estimator, X, _ = fitted_mixture(estimator, X, "ExpertUsageDisplay")
         gate_proba = estimator.predict_gate_proba(X)
         n_experts = gate_proba.shape[1]
         routed = np.bincount(np.argmax(gate_proba, axis=1), minlength=n_experts)
