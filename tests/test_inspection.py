@@ -190,8 +190,11 @@ def test_summary_multinomial_coefficients_per_class(classifier_data):
     assert s.estimator == "MixtureOfExpertsClassifier"
     for expert, fitted in zip(s.experts, model.experts_, strict=True):
         assert expert.noise_scale is None
-        assert list(expert.coefficients) == fitted.classes_.tolist()
+        seen = [c for c in fitted.classes_.tolist() if c not in expert.unseen_classes]
+        assert list(expert.coefficients) == seen
         for c, label in enumerate(fitted.classes_):
+            if label in expert.unseen_classes:
+                continue
             per_class = expert.coefficients[label.item()]
             assert per_class["intercept"] == pytest.approx(fitted.intercept_[c])
             assert_allclose([per_class["x0"], per_class["x1"]], fitted.coef_[c])
@@ -241,9 +244,15 @@ def test_summary_to_frame(moe_data, classifier_data):
     assert frame.attrs["bic"] == s.bic
 
     model, X, y = classifier_data
-    frame = summary(model, X, y).to_frame()
+    s = summary(model, X, y)
+    frame = s.to_frame()
     assert "noise_scale" not in frame.columns
-    assert_allclose(frame["coef[1].x0"], [e.coef_[1, 0] for e in model.experts_])
+    # A class an expert sees no rows of has no coefficients there (NaN).
+    expected = [
+        np.nan if 1 in summarised.unseen_classes else fitted.coef_[1, 0]
+        for summarised, fitted in zip(s.experts, model.experts_, strict=True)
+    ]
+    assert_allclose(frame["coef[1].x0"], expected)
 
 
 def test_summary_to_frame_without_pandas(moe_data, monkeypatch):
