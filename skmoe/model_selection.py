@@ -11,7 +11,6 @@ from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.stats import rankdata
 from sklearn.base import clone, is_regressor
 from sklearn.model_selection import check_cv, cross_validate
 
@@ -88,7 +87,10 @@ def select_n_experts(
         ``GridSearchCV.cv_results_`` (``pandas.DataFrame(results)`` reads it):
         ``param_n_experts``; the criterion's value under its name (for
         ``"cv"``, ``mean_cv_log_likelihood`` and ``std_cv_log_likelihood``);
-        ``rank`` (1 is the best); ``log_likelihood`` (mean per sample on the
+        ``rank`` (1 is the best; a count whose experts collapsed competes as the
+        experts it kept, and criteria within a relative 1e-5 of each other are a
+        tie, won by the model that kept fewer experts, then by the smaller
+        count); ``log_likelihood`` (mean per sample on the
         training data, or over the folds' training sets), ``n_iter``,
         ``converged`` (every fold's, for ``"cv"``), ``n_experts_fitted`` (fewer
         than asked for when experts collapsed) and ``fit_time`` in seconds.
@@ -150,18 +152,44 @@ def select_n_experts(
         fitted = Parallel(n_jobs=n_jobs)(
             delayed(_fit_count)(estimator, X, y, k, criterion) for k in counts
         )
-    results = _table(counts, [row for row, _ in fitted], criterion)
+    results = _table(counts, [row for row, _ in fitted], criterion, scale=float(len(y)))
     return fitted[int(np.argmin(results["rank"]))][1], results
 
 
-def _table(counts, rows, score_name, higher_is_better=False):
-    """The rows as a dict of arrays, with each count's rank by ``score_name``."""
+#: Criteria closer than this, relative to their size, are a tie: EM stops when the
+#: log-likelihood changes by a relative 1e-6 per iteration, so two fits of one model
+#: from different starts end about that far apart.
+TIE_TOLERANCE = 1e-5
+
+
+def _table(counts, rows, score_name, higher_is_better=False, scale=1.0):
+    """The rows as a dict of arrays, with each count's rank by ``score_name``.
+
+    A count whose fit collapsed competes as the experts it kept
+    (``n_experts_fitted``), and ties go to the smaller model: scores within
+    :data:`TIE_TOLERANCE` of each other (relative to the larger of them and
+    ``scale``) are ranked by the experts kept, then by the count asked for.
+    Without this a 6-expert candidate that dropped an expert, and so is the
+    5-expert model to the last digits, could win by EM's rounding and be
+    reported as 6.
+    """
     results = {"param_n_experts": np.array(counts)}
     for key in rows[0]:
         results[key] = np.array([row[key] for row in rows])
-    scores = results[score_name]
-    results["rank"] = rankdata(-scores if higher_is_better else scores, method="min")
-    results["rank"] = results["rank"].astype(int)
+    scores = -results[score_name] if higher_is_better else results[score_name]
+    kept = results["n_experts_fitted"]
+    remaining = list(np.lexsort((results["param_n_experts"], kept, scores)))
+    ranks = np.empty(len(counts), dtype=int)
+    position = 1
+    while remaining:
+        lead = scores[remaining[0]]
+        tolerance = TIE_TOLERANCE * max(abs(lead), scale)
+        tied = [i for i in remaining if scores[i] - lead <= tolerance]
+        for i in sorted(tied, key=lambda i: (kept[i], counts[i])):
+            ranks[i] = position
+            position += 1
+        remaining = [i for i in remaining if i not in tied]
+    results["rank"] = ranks
     return results
 
 

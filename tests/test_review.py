@@ -28,6 +28,7 @@ from skmoe.inspection import (
     LogLikelihoodDisplay,
     summary,
 )
+from skmoe.model_selection import select_n_experts
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +269,41 @@ def test_the_classifier_gate_plot_shows_each_point_class(classes_by_region):
         titles = {legend.get_title().get_text() for legend in legends}
         assert {"expert", "class"} <= titles
     plt.close("all")
+
+
+# ---- model choice
+
+
+def _five_regimes():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 5, 3000)
+    regime = np.minimum(x.astype(int), 4)
+    slopes = np.array([1.0, -2.0, 1.5, -1.0, 2.0])
+    y = slopes[regime] * (x - regime) + 0.5 * regime + 0.1 * rng.normal(size=3000)
+    return x[:, None], y
+
+
+@pytest.mark.filterwarnings("ignore::skmoe.exceptions.ExpertCollapseWarning")
+def test_a_candidate_that_collapsed_counts_as_the_experts_it_kept():
+    X, y = _five_regimes()
+    moe = MixtureOfExpertsRegressor(random_state=1)
+    best, results = select_n_experts(moe, X, y, n_experts=[5, 6, 7])
+    # The 6 and 7 candidates dropped experts and ended as the 5-expert model,
+    # with BICs that differ from its by EM's rounding only.
+    assert results["n_experts_fitted"].tolist() == [5, 5, 5]
+    assert np.ptp(results["bic"]) < 1e-5 * abs(results["bic"][0])
+    assert best.n_experts == best.n_experts_ == 5
+    assert results["rank"].tolist() == [1, 2, 3]
+
+
+def test_ties_go_to_the_model_that_kept_fewer_experts():
+    from skmoe.model_selection import _table
+
+    rows = [
+        {"bic": -100.0, "n_experts_fitted": 3},
+        {"bic": -100.0004, "n_experts_fitted": 3},
+        {"bic": -100.0002, "n_experts_fitted": 2},
+        {"bic": -90.0, "n_experts_fitted": 1},
+    ]
+    results = _table([4, 3, 2, 1], rows, "bic", scale=100.0)
+    assert results["rank"].tolist() == [3, 2, 1, 4]
