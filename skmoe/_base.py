@@ -30,7 +30,11 @@ from skmoe._gate import SoftmaxGate
 from skmoe._gradient import plain_state, restored_state
 from skmoe._partial_fit import MiniBatchMixin
 from skmoe._parts import Fitted, Problem
-from skmoe._progress import CallbackSupportMixin, root_progress
+from skmoe._progress import (
+    CallbackSupportMixin,
+    convergence_advice,
+    root_progress,
+)
 from skmoe._routing import ROUTINGS, check_routing
 from skmoe._updaters import check_expert
 from skmoe._validation import (
@@ -435,10 +439,12 @@ class BaseMixtureOfExperts(
         # A callback that stops the fit (early stopping, a time limit) asked for it.
         if not self.converged_ and not run.stopped:
             solver, steps = SOLVER_NAMES[self.solver]
+            advice = convergence_advice(
+                run.curve, self.tol, getattr(self.gate_, "scale_", None)
+            )
             warnings.warn(
                 f"{solver} did not converge in max_iter={self.max_iter} {steps} "
-                f"(tol={self.tol}); raise max_iter or tol, or check the data's "
-                "scaling.",
+                f"(tol={self.tol}): {advice}.",
                 ConvergenceWarning,
                 stacklevel=5,
             )

@@ -12,6 +12,8 @@ import logging
 import sys
 from contextlib import contextmanager
 
+import numpy as np
+
 logger = logging.getLogger("skmoe")
 
 try:
@@ -95,3 +97,39 @@ def verbose_logging(verbose):
         logger.setLevel(previous_level)
         if handler is not None:
             logger.removeHandler(handler)
+
+
+def convergence_advice(curve, tol, feature_scales=None):
+    """What to do about a fit that stopped at ``max_iter``, read off its curve.
+
+    ``curve`` is the log-likelihood (mean per sample) after each iteration;
+    ``feature_scales`` the standard deviations of the gate's features, if known.
+    """
+    steps = np.diff(np.asarray(curve, dtype=np.float64)[-6:])
+    if steps.size == 0:
+        return "raise max_iter: the fit ran a single iteration"
+    if np.any(steps < -max(tol, 1e-12 * abs(curve[-1]))):
+        advice = (
+            "the log-likelihood fell in some of the last iterations, so the "
+            "experts' weighted fits are not exact M-steps (trees, neighbours, "
+            "early-stopped models) and EM need not settle: loosen tol, use "
+            "solver='cem', or accept the fit"
+        )
+    elif abs(steps[-1]) < 10 * tol:
+        advice = (
+            f"it was close: the last change, {abs(steps[-1]):.2g}, was within 10x "
+            "tol; loosen tol or raise max_iter a little"
+        )
+    else:
+        advice = (
+            f"the log-likelihood was still rising by {abs(steps[-1]):.2g} per "
+            "iteration: raise max_iter"
+        )
+    if feature_scales is not None and np.size(feature_scales) > 1:
+        spread = np.max(feature_scales) / np.min(feature_scales)
+        if spread > 1e3:
+            advice += (
+                f"; the features' scales differ {spread:.2g}-fold, which slows "
+                "experts that do not rescale (StandardScaler in a Pipeline helps)"
+            )
+    return advice + " (see log_likelihood_curve_)"

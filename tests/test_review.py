@@ -307,3 +307,32 @@ def test_ties_go_to_the_model_that_kept_fewer_experts():
     ]
     results = _table([4, 3, 2, 1], rows, "bic", scale=100.0)
     assert results["rank"].tolist() == [3, 2, 1, 4]
+
+
+# ---- what the messages advise
+
+
+def test_the_convergence_warning_advises_what_fits_the_case(two_regimes):
+    X, y = two_regimes
+    moe = MixtureOfExpertsRegressor(max_iter=2, n_init=1, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        moe.fit((X - X.mean()) / X.std(), y)
+    message = str(record[0].message)
+    assert "still rising by" in message and "raise max_iter" in message
+    assert "scal" not in message  # the data are standardised: no word of scaling
+    with pytest.warns(ConvergenceWarning, match="scales differ 1e"):
+        moe.fit(np.column_stack([X, 1e4 * X[::-1]]), y)
+
+
+@pytest.mark.parametrize(
+    ("curve", "expected"),
+    [
+        ([-2.0, -1.5, -1.2], "still rising by 0.3 per iteration: raise max_iter"),
+        ([-2.0, -1.0, -1.0 + 5e-6], "it was close: the last change, 5e-06"),
+        ([-2.0, -1.0, -1.1, -1.05], "not exact M-steps"),
+    ],
+)
+def test_convergence_advice_reads_the_curve(curve, expected):
+    from skmoe._progress import convergence_advice
+
+    assert expected in convergence_advice(curve, 1e-6)
