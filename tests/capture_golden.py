@@ -8,7 +8,14 @@ its trees)::
     python tests/capture_golden.py
 
 ``test_golden.py`` then checks every later commit against the file, in an
-environment with the versions of NumPy, SciPy and scikit-learn the file records.
+environment with the versions of NumPy, SciPy and scikit-learn the file records,
+on a CPU like the one it records: the one numba compiles the kernels for and the
+one OpenBLAS chose its kernels for. Rounding differs between them (FMA, vector
+width), and a tree's split between tied thresholds or an L-BFGS path follows it:
+on an AMD znver3 the tree cases differed by up to 6.6 from an Intel capture with
+the same library versions. Captured from 53ece8b on znver3 / Haswell (numba's
+CPU / OpenBLAS's kernels), then clf_float32 again from the commit that squares
+the gate's float32 inputs in float64 (it moved by 2.5e-5).
 """
 
 import sys
@@ -24,6 +31,17 @@ HERE = Path(__file__).resolve().parent
 LIBRARIES = (np, scipy, sklearn)
 
 
+def platform():
+    """What the outputs depend on besides the libraries: the CPU's kind."""
+    import llvmlite.binding
+    import scipy.linalg  # noqa: F401 (loads SciPy's BLAS too)
+    from threadpoolctl import threadpool_info
+
+    np.ones((2, 2)) @ np.ones((2, 2))  # loads NumPy's BLAS
+    blas = sorted({info.get("architecture", "?") for info in threadpool_info()} - {"?"})
+    return {"cpu": llvmlite.binding.get_host_cpu_name(), "blas": ",".join(blas)}
+
+
 def main():
     sys.path.insert(0, str(HERE))
     from golden_cases import CASES
@@ -31,6 +49,7 @@ def main():
     arrays = {
         f"versions/{lib.__name__}": np.array(lib.__version__) for lib in LIBRARIES
     }
+    arrays.update({f"platform/{k}": np.array(v) for k, v in platform().items()})
     for name, case in CASES.items():
         start = time.perf_counter()
         for key, value in case().items():

@@ -7,15 +7,16 @@ is zero at that scale). A case whose outputs change on purpose is captured again
 with ``python tests/capture_golden.py``, and the commit says why.
 
 Other versions of NumPy, SciPy or scikit-learn than the file's give other outputs
-(scikit-learn 1.9's trees split differently), so the cases are skipped there: they
-guard a change of skmoe, made in one environment, not the libraries.
+(scikit-learn 1.9's trees split differently), and so does another kind of CPU
+(capture_golden.py says why), so the cases are skipped there: they guard a change
+of skmoe, made in one environment, not the libraries or the machine.
 """
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-from capture_golden import LIBRARIES
+from capture_golden import LIBRARIES, platform
 
 from golden_cases import CASES
 
@@ -26,15 +27,22 @@ CHANGED = {
     for lib in LIBRARIES
     if str(GOLDEN[f"versions/{lib.__name__}"]) != lib.__version__
 }
+CHANGED.update(
+    {
+        name: (str(GOLDEN.get(f"platform/{name}", "unknown")), value)
+        for name, value in platform().items()
+        if str(GOLDEN.get(f"platform/{name}", "unknown")) != value
+    }
+)
 
 
 def test_every_case_is_pinned():
-    pinned = {key.split("/")[0] for key in GOLDEN.files} - {"versions"}
+    pinned = {key.split("/")[0] for key in GOLDEN.files} - {"versions", "platform"}
     assert pinned == set(CASES)
 
 
 @pytest.mark.skipif(
-    bool(CHANGED), reason=f"outputs pinned with other library versions: {CHANGED}"
+    bool(CHANGED), reason=f"outputs pinned in another environment: {CHANGED}"
 )
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_same_outputs_as_before_the_refactor(name):
