@@ -451,7 +451,7 @@ class BaseMixtureOfExperts(
 
     def __getstate__(self):
         # The mini-batch state in plain containers: skops then asks a user to
-        # trust only public types (docs: developer.rst, "Persistence").
+        # trust only public types (docs: developer.rst, "Public names and persistence").
         state = dict(super().__getstate__())
         if state.get("_mini_batch_state") is not None:
             state["_mini_batch_state"] = plain_state(state["_mini_batch_state"])

@@ -327,13 +327,13 @@ def mini_batch_updater(expert, family, X_first):
 
 def check_expert(expert, solver, family, unit_weight=True):
     """Raise ValueError if ``expert`` lacks what ``solver`` needs of it, naming both."""
-    family.check_expert(expert)
     if solver == "gradient" and not family.mini_batch:
         raise ValueError(
             f"the {family.name} family cannot be trained by mini-batches "
             "(solver='gradient' or partial_fit): its parameters' M-step needs all "
             "rows at once. Use solver='em'."
         )
+    family.check_expert(expert)
     if solver == "em" and not takes_sample_weight(expert):
         raise ValueError(
             f"{expert!r} cannot be an expert with solver='em': its fit method "

@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -288,7 +289,15 @@ CATALOGUE = [
              r"KNeighborsRegressor\(\) cannot be an expert with solver='em': its fit "
              r"method takes no sample_weight.*Use solver='cem'",
              params={"expert": KNeighborsRegressor()}),
+    BadInput("classifier_as_regressor_expert", _fit(), ValueError,
+             r"DecisionTreeClassifier\(\) is a classifier, which cannot predict a "
+             "real target's mean", params={"expert": DecisionTreeClassifier()}),
     # ---- the regressor's family, seen by the next fit
+    BadInput("linear_expert_for_counts", _fit(y=lambda y: np.round(np.abs(y))),
+             ValueError,
+             r"LinearRegression\(\) cannot be an expert of the poisson family: a "
+             "linear model's predictions are negative somewhere",
+             params={"family": "poisson", "expert": LinearRegression()}),
     BadInput("unknown_family", _fit(), InvalidParameterError,
              "The 'family' parameter .* must be a str among",
              params={"family": "laplace"}),
@@ -315,9 +324,9 @@ CATALOGUE = [
              _fit(y=lambda y: np.round(np.abs(y))), ValueError,
              "the negative_binomial family cannot be trained by mini-batches",
              params={"family": "negative_binomial", "solver": "gradient"}),
-    BadInput("warm_start_with_another_family", _fit(y=lambda y: y - y.min() + 1),
-             ValueError, "warm_start=True continues the previous fit",
-             params={"warm_start": True, "family": "gamma"}),
+    BadInput("warm_start_with_another_family", _fit(), ValueError,
+             "warm_start=True continues the previous fit",
+             params={"warm_start": True, "family": "student_t"}),
     # ---- the classifier at fit
     BadInput("classifier_nan_in_y", _fit(y=lambda y: _set(y, np.nan, 4)),
              ValueError, "Input y contains NaN", estimator="classifier"),

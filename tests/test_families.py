@@ -15,6 +15,7 @@ from sklearn.linear_model import (
     PoissonRegressor,
 )
 from sklearn.model_selection import GridSearchCV
+from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsRegressor
@@ -439,12 +440,26 @@ def test_poisson_reads_non_integer_targets_with_weights_as_rates():
         )
 
 
-def test_an_expert_predicting_negative_means_is_named():
+def test_a_linear_expert_of_a_count_family_is_refused_before_any_fit():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 1))
     y = rng.poisson(np.exp(X[:, 0])).astype(float)
-    moe = MixtureOfExpertsRegressor(LinearRegression(), family="poisson")
-    with pytest.raises(ValueError, match=r"expert .*LinearRegression.*not non-neg"):
+    for family in ["poisson", "negative_binomial", "gamma"]:
+        moe = MixtureOfExpertsRegressor(LinearRegression(), family=family)
+        with pytest.raises(ValueError, match=r"LinearRegression\(\) cannot be an"):
+            moe.fit(X, y + 1)
+
+
+def test_an_expert_predicting_negative_means_is_named():
+    class Shifted(DecisionTreeRegressor):
+        def predict(self, X):
+            return super().predict(X) - 100.0
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 1))
+    y = rng.poisson(np.exp(X[:, 0])).astype(float)
+    moe = MixtureOfExpertsRegressor(Shifted(max_depth=2), family="poisson")
+    with pytest.raises(ValueError, match=r"expert .*Shifted.*not non-neg"):
         moe.fit(X, y)
 
 

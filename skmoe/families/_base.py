@@ -472,6 +472,40 @@ def check_positive_outputs(outputs, experts, family, allow_zero=False):
             )
 
 
+def check_positive_expert(expert, family, needed):
+    """Raise ValueError, before any fit, for an expert whose means can be negative.
+
+    A linear model predicts ``x @ coef``, which is negative somewhere whatever it
+    is fitted to; it would only fail at the first M-step, after EM's work began.
+    """
+    from sklearn import linear_model
+
+    identity_link = (
+        linear_model.LinearRegression,
+        linear_model.Ridge,
+        linear_model.RidgeCV,
+        linear_model.Lasso,
+        linear_model.LassoCV,
+        linear_model.ElasticNet,
+        linear_model.ElasticNetCV,
+        linear_model.Lars,
+        linear_model.LassoLars,
+        linear_model.BayesianRidge,
+        linear_model.ARDRegression,
+        linear_model.HuberRegressor,
+        linear_model.QuantileRegressor,
+        linear_model.SGDRegressor,
+    )
+    if isinstance(expert, identity_link):
+        raise ValueError(
+            f"{expert!r} cannot be an expert of the {family} family: a linear "
+            f"model's predictions are negative somewhere, and the {family} family "
+            f"needs {needed} means. Use an expert with a log link, such as "
+            "PoissonRegressor, GammaRegressor or "
+            "HistGradientBoostingRegressor(loss='poisson'), or a tree."
+        )
+
+
 def check_target_rows(bad, family, needs, advice=""):
     """Raise ValueError naming the rows of the target ``family`` cannot take."""
     rows = np.flatnonzero(bad)

@@ -11,6 +11,7 @@ from skmoe._kernels import (
     poisson_log_likelihood,
 )
 from skmoe.families._base import (
+    check_positive_expert,
     check_positive_outputs,
     check_target_rows,
     log_density_array,
@@ -32,6 +33,10 @@ class _Counts(RealTarget):
         # Counts are skewed: their logarithm separates regimes the way k-means
         # expects (spherical clusters).
         return np.log1p(target)[:, None]
+
+    def check_expert(self, expert):
+        super().check_expert(expert)
+        check_positive_expert(expert, self.name, "non-negative")
 
     def expert_outputs(self, experts, X, target, known=None):
         outputs = super().expert_outputs(experts, X, target, known)

@@ -8,6 +8,7 @@ from sklearn.linear_model import GammaRegressor
 from skmoe._chunks import column_sums
 from skmoe._kernels import gamma_log_likelihood, gamma_shape_statistics
 from skmoe.families._base import (
+    check_positive_expert,
     check_positive_outputs,
     check_target_rows,
     log_density_array,
@@ -68,6 +69,10 @@ class Gamma(RealTarget):
 
     def init_columns(self, target):
         return np.log(target)[:, None]
+
+    def check_expert(self, expert):
+        super().check_expert(expert)
+        check_positive_expert(expert, self.name, "positive")
 
     def expert_outputs(self, experts, X, target, known=None):
         outputs = super().expert_outputs(experts, X, target, known)

@@ -1,6 +1,7 @@
 """Gaussian noise around each expert's prediction."""
 
 import numpy as np
+from sklearn.base import is_classifier
 
 from skmoe._chunks import column_sums, row_blocks
 from skmoe._kernels import gaussian_log_likelihood
@@ -32,6 +33,14 @@ class RealTarget(Family):
 
     def init_columns(self, target):
         return target[:, None]
+
+    def check_expert(self, expert):
+        if is_classifier(expert):
+            raise ValueError(
+                f"{expert!r} is a classifier, which cannot predict a real "
+                f"target's mean for the {self.name} family; use a regressor, or "
+                "MixtureOfExpertsClassifier for class labels."
+            )
 
     def expert_output(self, expert, X, target):
         return np.ravel(expert.predict(X))
