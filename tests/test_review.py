@@ -1,7 +1,8 @@
 """What a new user and an adversarial review of skmoe tripped on (issue 24).
 
-One test per finding: each failed on the code before its fix. The bad inputs that
-are refused up front are in the bad-input catalogue instead
+One test per finding: each failed on the code before its fix, except the few
+marked as guards, which check that a fix kept what already worked. The bad inputs
+that are refused up front are in the bad-input catalogue instead
 (``test_bad_input_catalogue.py``).
 """
 
@@ -62,6 +63,7 @@ def test_float32_features_near_1e25_keep_a_finite_gate(two_regimes):
 
 
 def test_a_column_constant_on_the_weighted_rows_keeps_scale_one():
+    """Guard: a constant column still keeps scale 1."""
     from skmoe._gate import standardize
 
     X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 7.0]])
@@ -94,6 +96,7 @@ def test_warm_start_applies_changed_gate_parameters(two_regimes):
 
 
 def test_an_unchanged_warm_start_continues_the_experts(two_regimes):
+    """Guard: with nothing changed, a warm start still continues the fit."""
     X, y = two_regimes
     moe = MixtureOfExpertsRegressor(random_state=0, warm_start=True, max_iter=2)
     with pytest.warns(ConvergenceWarning):
