@@ -215,6 +215,9 @@ def m_step(parts, data, resp, config, iteration, expert_jobs, solve_experts=True
         for refit in left:
             refit.weight = None
     _fit_in_turn(left, context, expert_jobs)
+    known.update(
+        {refit.index: refit.updater.training_output(refit, context) for refit in left}
+    )
     outputs = parts.family.expert_outputs(
         parts.experts, data.X_expert, data.target, known
     )

@@ -115,6 +115,25 @@ class WeightedFit:
                 f"{error}{hint}"
             ) from error
 
+    def training_output(self, refit, context):
+        """The family's output of the refitted expert on every training row.
+
+        Its ``predict`` can fail where its ``fit`` did not (a
+        ``KNeighborsRegressor`` hard-assigned fewer rows than ``n_neighbors``):
+        that too names the expert and the step.
+        """
+        data = context.data
+        try:
+            return context.family.expert_output(
+                refit.expert, data.X_expert, data.target
+            )
+        except Exception as error:
+            raise ExpertFitError(
+                f"expert {refit.index} ({refit.expert!r}) failed to predict its "
+                f"training rows after its fit at iteration {context.iteration}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
     def forget(self):
         """Drop state that belongs to the rows of the last fit (a new data set)."""
 

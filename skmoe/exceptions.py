@@ -47,7 +47,8 @@ class ExpertCollapseError(RuntimeError):
 
 
 class ExpertFitError(RuntimeError):
-    """An expert's ``fit`` (or ``partial_fit``) raised; its own error is the cause.
+    """An expert's ``fit`` (or ``partial_fit``) raised, or its ``predict`` on the
+    training rows right after; its own error is the cause.
 
     The message says which expert and which EM iteration or mini-batch step. The
     estimator is left as it was before the call: unfitted, or with its previous fit.

@@ -16,6 +16,7 @@ import sklearn
 from sklearn.compose import make_column_transformer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -23,6 +24,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe._docs import DOCUMENTATION_ROOT
+from skmoe.exceptions import ExpertFitError
 from skmoe.inspection import (
     ExpertUsageDisplay,
     GateDisplay,
@@ -339,3 +341,14 @@ def test_convergence_advice_reads_the_curve(curve, expected):
     from skmoe._progress import convergence_advice
 
     assert expected in convergence_advice(curve, 1e-6)
+
+
+def test_an_expert_whose_predict_fails_after_its_fit_is_named():
+    # CEM hands one expert a single row: KNeighbors(n_neighbors=2) fits it, and
+    # then cannot predict (found by test_parameter_space).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 1))
+    expert = KNeighborsRegressor(n_neighbors=2)
+    moe = MixtureOfExpertsRegressor(expert, solver="cem", max_iter=1, random_state=0)
+    with pytest.raises(ExpertFitError, match=r"KNeighborsRegressor.*failed to predict"):
+        moe.fit(X, X[:, 0])

@@ -402,27 +402,6 @@ class GateDisplay:
             scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
         return scatter
 
-    def _class_legend(self, ax, expert_legend, loc):
-        """A second legend, of the classes' markers, beside the experts'."""
-        if self.classes is None:
-            return
-        from matplotlib.lines import Line2D
-
-        ax.add_artist(expert_legend)
-        labels = np.unique(self.classes)
-        handles = [
-            Line2D([], [], ls="", marker=_class_marker(c), color="0.3")
-            for c in range(len(labels))
-        ]
-        ax.legend(
-            handles,
-            [str(label) for label in labels],
-            title="class",
-            fontsize="small",
-            title_fontsize="small",
-            loc=loc,
-        )
-
     def _plot_gate_curves(self, colors, legend):
         ax = self.ax_
         self.lines_ = []
@@ -461,7 +440,7 @@ class GateDisplay:
                     **style,
                 )
             legend = ax.legend(title="expert", fontsize="small", loc="best")
-            self._class_legend(ax, legend, "center left")
+            _add_class_legend(ax, self.classes, legend, "center left")
 
     def _plot_experts(self, colors):
         ax = self.ax_experts_
@@ -545,7 +524,7 @@ class GateDisplay:
             title_fontsize="small",
             loc="upper left" if self.classes is not None else "best",
         )
-        self._class_legend(ax, legend, "lower right")
+        _add_class_legend(ax, self.classes, legend, "lower right")
         ax.set_xlabel(self.feature_names[0])
         ax.set_ylabel(self.feature_names[1])
 
@@ -556,6 +535,28 @@ _CLASS_MARKERS = "osD^vP*Xph"
 def _class_marker(code):
     """Class ``code``'s marker; classes beyond ten reuse them."""
     return _CLASS_MARKERS[code % len(_CLASS_MARKERS)]
+
+
+def _add_class_legend(ax, classes, expert_legend, loc):
+    """A second legend, of the classes' markers, beside the experts'."""
+    if classes is None:
+        return
+    from matplotlib.lines import Line2D
+
+    ax.add_artist(expert_legend)
+    labels = np.unique(classes)
+    handles = [
+        Line2D([], [], ls="", marker=_class_marker(c), color="0.3")
+        for c in range(len(labels))
+    ]
+    ax.legend(
+        handles,
+        [str(label) for label in labels],
+        title="class",
+        fontsize="small",
+        title_fontsize="small",
+        loc=loc,
+    )
 
 
 def _marker_path(marker):
