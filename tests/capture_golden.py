@@ -9,6 +9,14 @@ its trees)::
 
 ``test_golden.py`` then checks every later commit against the file, in an
 environment with the versions of NumPy, SciPy and scikit-learn the file records.
+
+A commit that changes some cases' outputs on purpose recaptures those alone, and
+keeps every other case as pinned (with the same library versions)::
+
+    python tests/capture_golden.py CASE [CASE ...]
+
+Run it with the tree's ``skmoe`` first on the path (``PYTHONPATH=.`` from the
+repository root) if another copy is installed.
 """
 
 import sys
@@ -24,23 +32,45 @@ HERE = Path(__file__).resolve().parent
 LIBRARIES = (np, scipy, sklearn)
 
 
-def main():
+def main(names=()):
     sys.path.insert(0, str(HERE))
+    import skmoe
+
     from golden_cases import CASES
 
-    arrays = {
+    print(f"skmoe from {Path(skmoe.__file__).parent}", flush=True)
+
+    path = HERE / "data" / "golden.npz"
+    versions = {
         f"versions/{lib.__name__}": np.array(lib.__version__) for lib in LIBRARIES
     }
+    unknown = set(names) - set(CASES)
+    if unknown:
+        raise SystemExit(f"no such case: {', '.join(sorted(unknown))}")
+    if names:
+        with np.load(path) as pinned:
+            arrays = {key: pinned[key] for key in pinned.files}
+        for key, version in versions.items():
+            if str(arrays[key]) != str(version):
+                raise SystemExit(
+                    f"{path} was captured with {key} {arrays[key]}, not {version}: "
+                    "recapture every case"
+                )
+        for key in [key for key in arrays if key.split("/")[0] in names]:
+            del arrays[key]
+    else:
+        arrays = dict(versions)
     for name, case in CASES.items():
+        if names and name not in names:
+            continue
         start = time.perf_counter()
         for key, value in case().items():
             arrays[f"{name}/{key}"] = value
         print(f"{name}: {time.perf_counter() - start:.2f} s", flush=True)
-    path = HERE / "data" / "golden.npz"
     path.parent.mkdir(exist_ok=True)
     np.savez_compressed(path, **arrays)
     print(f"{len(arrays)} arrays written to {path}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
