@@ -359,7 +359,11 @@ class BaseMixtureOfExperts(
         responsibilities, as from an ``init`` array.
         """
         gate = copy.deepcopy(fitted.gate)
-        gate.set_params(**self._gate_prototype().get_params())
+        prototype = self._gate_prototype()
+        changed_alpha = prototype.alpha != gate.alpha
+        gate.set_params(**prototype.get_params())
+        if changed_alpha:
+            gate._start_penalty()  # an "auto" penalty continues, another starts
         fitted = fitted._replace(gate=gate)
         expert = joblib.hash(clone(self._expert_prototype()))
         if all(joblib.hash(clone(e)) == expert for e in fitted.experts):

@@ -8,6 +8,10 @@ The model is ``p(y | x) = sum_k g_k(x) p_k(y | x)``. One iteration is
 - E-step: responsibilities ``r_ik ∝ g_k(x_i) p_k(y_i | x_i)`` and the exact
   log-likelihood, in one fused kernel.
 
+When a run converges, a gate with ``alpha="auto"`` may lighten its penalty
+(``SoftmaxGate._relax``) and EM goes on from there, until the penalty no longer
+costs more than ``tol``.
+
 CEM (``config.solver == "cem"``) is the same loop with hard responsibilities (each
 row to its most likely expert) before every M-step. Nothing here knows the
 estimator: a run reads a :class:`~skmoe._parts.Problem`, updates
@@ -94,7 +98,7 @@ def _run_from_subsample(problem, parts, config, seed, restart, rows, progress, j
         seed,
         restart,
     )
-    start = run_em(sample, parts, resp, config, SILENT_PROGRESS, jobs)
+    start = run_em(sample, parts, resp, config, SILENT_PROGRESS, jobs, relax=False)
     logger.debug(
         "  subsample of %d rows: %d iterations, log-likelihood %.8f",
         rows.size,
@@ -109,10 +113,13 @@ def _run_from_subsample(problem, parts, config, seed, restart, rows, progress, j
     return run
 
 
-def run_em(data, parts, resp, config, progress, expert_jobs=1):
+def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
     """EM from responsibilities ``resp``, or from ``parts`` if ``resp`` is None.
 
-    ``expert_jobs`` threads fit the experts of each M-step.
+    ``expert_jobs`` threads fit the experts of each M-step. With ``relax``, a
+    converged run offers the gate to lighten its penalty (``_relax``) and goes on
+    if it does, as long as the log-likelihood rose by more than ``tol`` since the
+    last time: the gate's penalty then costs no more than ``tol`` at the end.
     """
     w = data.sample_weight
     total_weight = w.sum()
@@ -127,6 +134,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1):
     collapses = []
     converged = stop = False
     solve_experts = False
+    relaxed_at = None  # the log-likelihood when the penalty was last lightened
     n_iter = 0
     for n_iter in range(1, config.max_iter + 1):
         iteration = progress.subtask("iteration")
@@ -176,9 +184,26 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1):
         if config.verbose > 1:
             logger.debug("  iteration %d: log-likelihood %.8f", n_iter, log_likelihood)
         stop = iteration.end(parts)
+        if (
+            converged
+            and relax
+            and not stop
+            and n_iter < config.max_iter
+            and (relaxed_at is None or log_likelihood - relaxed_at > config.tol)
+            and parts.gate._relax(config.tol)
+        ):
+            logger.debug(
+                "  iteration %d: gate penalty lightened to %.0e",
+                n_iter,
+                parts.gate.alpha_,
+            )
+            relaxed_at = log_likelihood
+            converged = False
+            objective = log_likelihood - parts.gate.penalty_  # the lighter one's
         if converged or stop:
             break
         previous = objective
+    parts.gate._forget()
     stopped = bool(stop) and not converged
     return Run(
         parts, log_likelihood, objective, curve, n_iter, converged, stopped, collapses

@@ -114,10 +114,18 @@ def _cross_entropy_hessian(X, proba, row_weight, alpha, reference=False):
     for k in range(n_moving):
         block = slice(k * width, (k + 1) * width)
         hessian[block, block] += diagonal[block]
-    classes = np.eye(n_moving) - (1.0 / n_classes if reference else 0.0)
-    coefficients = np.diag(np.arange(width) < n_features).astype(float)
-    hessian += alpha * np.kron(classes, coefficients)
+    hessian += penalty_hessian(n_classes, n_features, alpha, reference)
     return hessian
+
+
+def penalty_hessian(n_classes, n_features, alpha, reference=False):
+    """The penalty's part of ``_cross_entropy_hessian``: ``alpha`` on each
+    coefficient, nothing on the intercepts (over the classes ``I``, or
+    ``I - 1 1^T / K`` in the reference coordinates)."""
+    n_moving = n_classes - 1 if reference else n_classes
+    classes = np.eye(n_moving) - (1.0 / n_classes if reference else 0.0)
+    coefficients = np.diag(np.arange(n_features + 1) < n_features).astype(float)
+    return alpha * np.kron(classes, coefficients)
 
 
 def _bfgs_update(hessian, step, change):
@@ -298,3 +306,30 @@ def minimize_cross_entropy(
         largest = new_largest
         converged = not largest > tol
     return theta, n_iter, converged, hessian, proba if with_proba else None
+
+
+def relaxation_gain(hessian, hessian_alpha, coef, alpha, new_alpha):
+    """What lowering the penalty from ``alpha`` to ``new_alpha`` gains, to second
+    order, at a solution for ``alpha``.
+
+    ``coef`` (classes by features, summing to zero over the classes) solves the
+    problem for ``alpha``, so the cross-entropy's gradient there is ``-alpha *
+    coef``, and the objective for ``new_alpha`` has gradient ``g = -(alpha -
+    new_alpha) coef``. With ``H`` its Hessian (``hessian``, in the reference
+    coordinates, taken at ``hessian_alpha``, with the penalty's part changed to
+    ``new_alpha``'s), Newton's model of the decrease is ``g^T pinv(H) g / 2``:
+    small where the cross-entropy curves well in the coefficients, large where it
+    is flat (a steep gate), which is where a penalty holds the coefficients far
+    from the optimum without it.
+    """
+    n_classes, n_features = coef.shape
+    curvature = (
+        hessian
+        - penalty_hessian(n_classes, n_features, hessian_alpha, reference=True)
+        + penalty_hessian(n_classes, n_features, new_alpha, reference=True)
+    )
+    grad = np.zeros((n_classes, n_features + 1))
+    grad[:, :-1] = (new_alpha - alpha) * coef
+    grad_u = _gradient_by_differences(grad.ravel(), n_classes)
+    vectors, eigenvalues = _pseudo_inverse(curvature)
+    return 0.5 * float(np.sum((vectors.T @ grad_u) ** 2 / eigenvalues))

@@ -14,8 +14,16 @@ one OpenBLAS chose its kernels for. Rounding differs between them (FMA, vector
 width), and a tree's split between tied thresholds or an L-BFGS path follows it:
 on an AMD znver3 the tree cases differed by up to 6.6 from an Intel capture with
 the same library versions. Captured from 53ece8b on znver3 / Haswell (numba's
-CPU / OpenBLAS's kernels), then clf_float32 again from the commit that squares
-the gate's float32 inputs in float64 (it moved by 2.5e-5).
+CPU / OpenBLAS's kernels); since then the cases that changed on purpose were
+recaptured alone, as the commits say.
+
+A commit that changes some cases' outputs on purpose recaptures those alone, and
+keeps every other case as pinned (with the same library versions)::
+
+    python tests/capture_golden.py CASE [CASE ...]
+
+Run it with the tree's ``skmoe`` first on the path (``PYTHONPATH=.`` from the
+repository root) if another copy is installed.
 """
 
 import sys
@@ -42,24 +50,46 @@ def platform():
     return {"cpu": llvmlite.binding.get_host_cpu_name(), "blas": ",".join(blas)}
 
 
-def main():
+def main(names=()):
     sys.path.insert(0, str(HERE))
+    import skmoe
+
     from golden_cases import CASES
 
-    arrays = {
+    print(f"skmoe from {Path(skmoe.__file__).parent}", flush=True)
+
+    path = HERE / "data" / "golden.npz"
+    versions = {
         f"versions/{lib.__name__}": np.array(lib.__version__) for lib in LIBRARIES
     }
-    arrays.update({f"platform/{k}": np.array(v) for k, v in platform().items()})
+    versions.update({f"platform/{k}": np.array(v) for k, v in platform().items()})
+    unknown = set(names) - set(CASES)
+    if unknown:
+        raise SystemExit(f"no such case: {', '.join(sorted(unknown))}")
+    if names:
+        with np.load(path) as pinned:
+            arrays = {key: pinned[key] for key in pinned.files}
+        for key, version in versions.items():
+            if str(arrays.get(key)) != str(version):
+                raise SystemExit(
+                    f"{path} was captured with {key} {arrays.get(key)}, not "
+                    f"{version}: recapture every case"
+                )
+        for key in [key for key in arrays if key.split("/")[0] in names]:
+            del arrays[key]
+    else:
+        arrays = dict(versions)
     for name, case in CASES.items():
+        if names and name not in names:
+            continue
         start = time.perf_counter()
         for key, value in case().items():
             arrays[f"{name}/{key}"] = value
         print(f"{name}: {time.perf_counter() - start:.2f} s", flush=True)
-    path = HERE / "data" / "golden.npz"
     path.parent.mkdir(exist_ok=True)
     np.savez_compressed(path, **arrays)
     print(f"{len(arrays)} arrays written to {path}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
