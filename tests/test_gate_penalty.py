@@ -42,9 +42,9 @@ def _best_of_ten(X, y, gate):
 def _unpenalised_gain(moe, X, y):
     """What EM without any penalty gains from ``moe``'s fit, in total nats."""
     moe = copy.deepcopy(moe)
-    moe.gate_.alpha = moe.gate_.alpha_ = 0.0
     before = moe.log_likelihood_
-    moe.set_params(warm_start=True, tol=1e-10, max_iter=2000).fit(X, y)
+    moe.set_params(gate__alpha=0.0, warm_start=True, tol=1e-10, max_iter=2000)
+    moe.fit(X, y)
     return len(y) * (moe.log_likelihood_ - before)
 
 
