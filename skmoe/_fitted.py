@@ -46,7 +46,7 @@ class FittedMixtureMixin:
     def _expert_predictions(self, expert, X):
         """``family_.predict(expert, X)``, checked to give one row per row of X."""
         prediction = self.family_.predict(expert, X)
-        return check_expert_rows(prediction, repr(expert), len(X), "predictions")
+        return check_expert_rows(prediction, expert, len(X), "predictions")
 
     def _e_step(self, X, y):
         """Per-sample log-likelihood and responsibilities of the fitted model."""

@@ -70,13 +70,18 @@ def standardize(X, sample_weight):
     mean = column_sums(X, sample_weight) / total_weight
     X_std = np.subtract(X, mean, dtype=X.dtype)
     variance = np.zeros(X.shape[1])
+    low, high = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    positive = sample_weight > 0
+    every_row = bool(positive.all())
     for rows in row_blocks(*X.shape):
         variance += sample_weight[rows] @ np.square(X_std[rows], dtype=np.float64)
+        # The weighted rows' range, in the same pass and without a copy of X.
+        block = X[rows] if every_row else X[rows][positive[rows]]
+        low = np.minimum(low, block.min(axis=0, initial=np.inf))
+        high = np.maximum(high, block.max(axis=0, initial=-np.inf))
     variance /= total_weight
     scale = np.sqrt(variance)
-    weighted = X if np.all(sample_weight > 0) else X[sample_weight > 0]
-    constant = weighted.max(axis=0) == weighted.min(axis=0)
-    scale[constant | (scale == 0)] = 1.0
+    scale[(low == high) | (scale == 0)] = 1.0
     X_std /= scale
     return X_std, mean, scale
 

@@ -68,15 +68,17 @@ def check_magnitude(A, name, *, allow_tiny=False):
         )
 
 
-def check_expert_rows(values, name, n_rows, what):
+def check_expert_rows(values, expert, n_rows, what, index=None):
     """``values`` as an array if it has one entry per row of the expert's input.
 
     An expert's ``predict`` returning the wrong number of rows (or two columns,
     flattened to twice the rows) would otherwise fail as a broadcast error that
-    does not say which expert gave it.
+    does not say which expert gave it. The expert (``index``, if given) is only
+    formatted for the error: its repr is too slow for every prediction.
     """
     values = np.asarray(values)
     if values.ndim == 0 or values.shape[0] != n_rows:
+        name = f"{expert!r}" if index is None else f"expert {index} ({expert!r})"
         raise ValueError(
             f"{name} returned {what} of shape {values.shape} for {n_rows} "
             f"rows; an expert must give one {what[:-1]} per row of its input."

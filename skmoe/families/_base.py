@@ -264,8 +264,9 @@ class Family(BaseEstimator, metaclass=ABCMeta):
                 outputs[:, k] = known[k]
             else:
                 output = self.expert_output(expert, X, target)
-                name = f"expert {k} ({expert!r})"
-                outputs[:, k] = check_expert_rows(output, name, X.shape[0], "outputs")
+                outputs[:, k] = check_expert_rows(
+                    output, expert, X.shape[0], "outputs", index=k
+                )
             if not np.all(np.isfinite(outputs[:, k])):
                 raise FloatingPointError(
                     f"expert {k} ({expert!r}) {self.non_finite_output}."
