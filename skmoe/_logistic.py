@@ -141,6 +141,8 @@ def fit_logistic_experts(
         if not converged:
             short.append(j)
         _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
+        if not isinstance(hessian, np.ndarray):
+            hessian = None  # products, which would keep X_centered alive
         last_solves[j] = SolveEnd(
             hessian, (expert.coef_.copy(), expert.intercept_.copy()), proba
         )

@@ -22,8 +22,16 @@ from skmoe._kernels import (
     softmax_cross_entropy_value,
     spread_rows,
 )
+from skmoe._truncated_newton import (
+    TRUNCATED_ABOVE,
+    HessianProducts,
+    truncated_newton_step,
+)
 
 _TINY = np.finfo(np.float64).tiny
+# The relative residual to which relaxation_gain solves by conjugate gradients:
+# the gain is compared with EM's tolerance, not used as a step.
+_GAIN_RTOL = 1e-4
 
 
 @dataclass
@@ -181,6 +189,17 @@ def _gradient_by_differences(grad, n_classes):
     return (params[:-1] - params.mean(axis=0)).ravel()
 
 
+def _factored_step(vectors, eigenvalues, grad, free, n_classes, reference):
+    """The Newton step ``-pinv(H) grad`` through the Hessian's factors."""
+    if reference:
+        grad_u = _gradient_by_differences(grad, n_classes)
+        moves = vectors @ ((vectors.T @ grad_u) / eigenvalues)
+        return -_from_differences(moves, n_classes)
+    step = np.zeros_like(grad)
+    step[free] = -(vectors @ ((vectors.T @ grad[free]) / eigenvalues))
+    return step
+
+
 def minimize_cross_entropy(
     theta,
     X,
@@ -230,6 +249,7 @@ def minimize_cross_entropy(
     row_weight = weights * (targets @ np.ones(targets.shape[1]))  # fast row sums
     if free is None:
         free = np.ones(theta.size, dtype=bool)
+    truncated = np.count_nonzero(free) > TRUNCATED_ABOVE
 
     def objective(theta):
         return _penalized_cross_entropy(theta, X, targets, weights, alpha)
@@ -245,22 +265,23 @@ def minimize_cross_entropy(
     converged = not largest > tol
     while n_iter < max_iter and not converged:
         n_iter += 1
-        if hessian is None:
-            hessian = _cross_entropy_hessian(X, proba, row_weight, alpha, reference)
+        if truncated:
+            hessian = HessianProducts(X, proba, row_weight, alpha, zero_sum=reference)
             fresh = True
-            vectors = None
-        if vectors is None:
-            curvature = hessian if reference else hessian[np.ix_(free, free)]
-            vectors, eigenvalues = _pseudo_inverse(curvature)
+            step = truncated_newton_step(hessian, grad, free, max_iter == 1)
+        else:
+            if hessian is None:
+                hessian = _cross_entropy_hessian(X, proba, row_weight, alpha, reference)
+                fresh = True
+                vectors = None
+            if vectors is None:
+                curvature = hessian if reference else hessian[np.ix_(free, free)]
+                vectors, eigenvalues = _pseudo_inverse(curvature)
+            step = _factored_step(
+                vectors, eigenvalues, grad, free, targets.shape[1], reference
+            )
         if not with_proba:
             proba = None  # an (n, K) array the line search need not keep alive
-        if reference:
-            grad_u = _gradient_by_differences(grad, targets.shape[1])
-            moves = vectors @ ((vectors.T @ grad_u) / eigenvalues)
-            step = -_from_differences(moves, targets.shape[1])
-        else:
-            step = np.zeros_like(theta)
-            step[free] = -(vectors @ ((vectors.T @ grad[free]) / eigenvalues))
         decrease = -grad @ step
         if decrease <= 1e-3 * tol * max(1.0, abs(value)):
             converged = True
@@ -292,7 +313,9 @@ def minimize_cross_entropy(
         change = new_grad - grad
         value, grad, proba = new_value, new_grad, new_proba
         new_largest = np.max(np.abs(grad))
-        if not fresh and (length < 1.0 or new_largest > 0.25 * largest):
+        if truncated:
+            pass  # the next step takes products at its own parameters
+        elif not fresh and (length < 1.0 or new_largest > 0.25 * largest):
             hessian = None
         else:
             if reference:
@@ -323,13 +346,17 @@ def relaxation_gain(hessian, hessian_alpha, coef, alpha, new_alpha):
     from the optimum without it.
     """
     n_classes, n_features = coef.shape
+    grad = np.zeros((n_classes, n_features + 1))
+    grad[:, :-1] = (new_alpha - alpha) * coef
+    if isinstance(hessian, HessianProducts):
+        free = np.ones(grad.size, dtype=bool)
+        moves = hessian.solve(grad.ravel(), free, _GAIN_RTOL, alpha=new_alpha)
+        return 0.5 * float(grad.ravel() @ moves)
     curvature = (
         hessian
         - penalty_hessian(n_classes, n_features, hessian_alpha, reference=True)
         + penalty_hessian(n_classes, n_features, new_alpha, reference=True)
     )
-    grad = np.zeros((n_classes, n_features + 1))
-    grad[:, :-1] = (new_alpha - alpha) * coef
     grad_u = _gradient_by_differences(grad.ravel(), n_classes)
     vectors, eigenvalues = _pseudo_inverse(curvature)
     return 0.5 * float(np.sum((vectors.T @ grad_u) ** 2 / eigenvalues))
