@@ -133,7 +133,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
     curve = []
     collapses = []
     converged = stop = False
-    solve_experts = False
+    solve_next = False
     relaxed_at = None  # the log-likelihood when the penalty was last lightened
     n_iter = 0
     for n_iter in range(1, config.max_iter + 1):
@@ -143,7 +143,8 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
             resp = _hard_assignments(resp)
         # The experts' outputs live only from the M-step to the E-step: kept,
         # they would add (n, K) floats to the next M-step's peak.
-        solve_experts = solve_experts or n_iter == config.max_iter
+        solve_experts = solve_next or n_iter == config.max_iter
+        solve_next = False
         outputs = m_step(parts, data, resp, config, n_iter, expert_jobs, solve_experts)
         # Spent: freed before the E-step, which turns the outputs into the
         # next responsibilities in place, they stay out of its peak.
@@ -180,7 +181,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
         if converged and parts.experts_short:
             # Experts a step short of their optimum: one more iteration, which
             # solves them, so that the fit ends where their own fit would.
-            converged, solve_experts = False, True
+            converged, solve_next = False, True
         if config.verbose > 1:
             logger.debug("  iteration %d: log-likelihood %.8f", n_iter, log_likelihood)
         stop = iteration.end(parts)
