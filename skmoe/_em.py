@@ -98,7 +98,7 @@ def _run_from_subsample(problem, parts, config, seed, restart, rows, progress, j
         seed,
         restart,
     )
-    start = run_em(sample, parts, resp, config, SILENT_PROGRESS, jobs, relax=False)
+    start = run_em(sample, parts, resp, config, SILENT_PROGRESS, jobs, final=False)
     logger.debug(
         "  subsample of %d rows: %d iterations, log-likelihood %.8f",
         rows.size,
@@ -113,13 +113,15 @@ def _run_from_subsample(problem, parts, config, seed, restart, rows, progress, j
     return run
 
 
-def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
+def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
     """EM from responsibilities ``resp``, or from ``parts`` if ``resp`` is None.
 
-    ``expert_jobs`` threads fit the experts of each M-step. With ``relax``, a
-    converged run offers the gate to lighten its penalty (``_relax``) and goes on
-    if it does, as long as the log-likelihood rose by more than ``tol`` since the
-    last time: the gate's penalty then costs no more than ``tol`` at the end.
+    ``expert_jobs`` threads fit the experts of each M-step. A ``final`` run, one
+    that ends the fit (not a subsample's start), ends on an M-step that solves
+    experts which took single Newton steps, and, once converged, offers the gate
+    to lighten its penalty (``_relax``) and goes on if it does, as long as the
+    log-likelihood rose by more than ``tol`` since the last time: the gate's
+    penalty then costs no more than ``tol`` at the end.
     """
     w = data.sample_weight
     total_weight = w.sum()
@@ -143,7 +145,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
             resp = _hard_assignments(resp)
         # The experts' outputs live only from the M-step to the E-step: kept,
         # they would add (n, K) floats to the next M-step's peak.
-        solve_experts = solve_next or n_iter == config.max_iter
+        solve_experts = solve_next or (final and n_iter == config.max_iter)
         solve_next = False
         outputs = m_step(parts, data, resp, config, n_iter, expert_jobs, solve_experts)
         # Spent: freed before the E-step, which turns the outputs into the
@@ -178,7 +180,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
             )
         curve.append(log_likelihood)
         converged = previous is not None and abs(objective - previous) < config.tol
-        if converged and parts.experts_short:
+        if converged and final and parts.experts_short:
             # Experts a step short of their optimum: one more iteration, which
             # solves them, so that the fit ends where their own fit would.
             converged, solve_next = False, True
@@ -187,7 +189,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, relax=True):
         stop = iteration.end(parts)
         if (
             converged
-            and relax
+            and final
             and not stop
             and n_iter < config.max_iter
             and (relaxed_at is None or log_likelihood - relaxed_at > config.tol)
