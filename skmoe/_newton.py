@@ -250,6 +250,7 @@ def minimize_cross_entropy(
     if free is None:
         free = np.ones(theta.size, dtype=bool)
     truncated = np.count_nonzero(free) > TRUNCATED_ABOVE
+    design_moments = {}  # the truncated steps' preconditioner, for this solve
 
     def objective(theta):
         return _penalized_cross_entropy(theta, X, targets, weights, alpha)
@@ -266,7 +267,9 @@ def minimize_cross_entropy(
     while n_iter < max_iter and not converged:
         n_iter += 1
         if truncated:
-            hessian = HessianProducts(X, proba, row_weight, alpha, zero_sum=reference)
+            hessian = HessianProducts(
+                X, proba, row_weight, alpha, reference, design_moments
+            )
             fresh = True
             step = truncated_newton_step(hessian, grad, free, max_iter == 1)
         else:
@@ -350,7 +353,9 @@ def relaxation_gain(hessian, hessian_alpha, coef, alpha, new_alpha):
     grad[:, :-1] = (new_alpha - alpha) * coef
     if isinstance(hessian, HessianProducts):
         free = np.ones(grad.size, dtype=bool)
-        moves = hessian.solve(grad.ravel(), free, _GAIN_RTOL, alpha=new_alpha)
+        moves = hessian.solve(
+            grad.ravel(), free, _GAIN_RTOL, alpha=new_alpha, kronecker=True
+        )
         return 0.5 * float(grad.ravel() @ moves)
     curvature = (
         hessian

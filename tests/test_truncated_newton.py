@@ -160,3 +160,43 @@ def test_em_with_truncated_steps_reaches_the_same_fit(monkeypatch):
     assert dense.converged_ and cg.converged_
     np.testing.assert_allclose(cg.log_likelihood_, dense.log_likelihood_, rtol=1e-6)
     np.testing.assert_allclose(cg.predict_proba(X), dense.predict_proba(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("kronecker", [False, True])
+@pytest.mark.parametrize(
+    "mask", ["all", "binary", "no intercept", "zero sum", "ragged"]
+)
+def test_conjugate_gradients_solve_the_newton_system(kronecker, mask):
+    """Either preconditioner, every mask EM uses (and one it does not, which
+    falls back to Jacobi): the solve is the pseudo-inverse's, on the free entries."""
+    n_classes = 2 if mask == "binary" else 4
+    X, targets, weights = _soft_problem(seed=6, n_classes=n_classes)
+    alpha = 0.05
+    theta = np.random.RandomState(7).standard_normal(n_classes * 6)
+    proba = _proba_at(theta, X, targets, weights, alpha)
+    free = np.ones((n_classes, 6), dtype=bool)
+    if mask == "binary":
+        free[0] = False
+    elif mask == "no intercept":
+        free[:, -1] = False
+    elif mask == "ragged":
+        free[1, 2] = False
+    free = free.ravel()
+    zero_sum = mask == "zero sum"
+    curvature = HessianProducts(X, proba, weights, alpha, zero_sum)
+    rhs = np.where(free, np.random.RandomState(8).standard_normal(free.size), 0.0)
+    dense = _cross_entropy_hessian(X, proba, weights, alpha)
+    if mask in ("all", "ragged"):  # no component along equal intercepts, as a
+        rhs.reshape(4, 6)[:, -1] -= rhs.reshape(4, 6)[:, -1].mean()  # gradient
+    if zero_sum:
+        rhs = (rhs.reshape(4, 6) - rhs.reshape(4, 6).mean(axis=0)).ravel()
+        basis = np.kron(np.eye(4) - 0.25, np.eye(6))  # the zero-sum subspace
+        expected = basis @ np.linalg.pinv(basis @ dense @ basis) @ basis @ rhs
+    else:
+        expected = np.zeros_like(rhs)
+        expected[free] = np.linalg.pinv(dense[np.ix_(free, free)]) @ rhs[free]
+    got = curvature.solve(rhs, free, 1e-12, kronecker=kronecker)
+    np.testing.assert_allclose(
+        got, expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max()
+    )
+    assert np.all(got[~free] == 0.0)
