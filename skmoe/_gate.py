@@ -276,7 +276,8 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
 
     def _forget(self):
         """Drop the last Hessian, which only serves ``_relax`` during a fit: the
-        fitted gate does not carry a ``(K - 1) (d + 1)`` square array."""
+        fitted gate carries neither a ``(K - 1) (d + 1)`` square array nor, for
+        a truncated Newton step's products, the standardised rows."""
         self._curvature = None
 
     def _standardize(self, X, sample_weight):

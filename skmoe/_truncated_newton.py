@@ -7,7 +7,8 @@ classes and 300 features (``p = 6,020``) it is out of reach. Conjugate gradients
 solve the same Newton system with Hessian-vector products alone, each two
 products with ``X`` (``2 n p`` multiply-adds, the cost of one gradient), to a
 relative residual that tightens as the gradient falls (the forcing sequence of
-Eisenstat and Walker), so a step costs a few dozen passes over the rows whatever
+Eisenstat and Walker) and preconditioned by the Hessian's diagonal or its
+Kronecker factors, so a step costs a few dozen passes over the rows whatever
 ``p`` is. The line search, the stopping rules and hence the optimum are those of
 ``minimize_cross_entropy``, which chooses this step above ``TRUNCATED_ABOVE``
 parameters (docs: performance.rst, "Many classes and features").
@@ -212,8 +213,8 @@ def truncated_newton_step(curvature, grad, free, single):
     For a solve, the forcing term ``min(0.5, sqrt(||grad||))`` of Eisenstat and
     Walker: loose far from the optimum, tight near it, so that the steps converge
     superlinearly. For a ``single`` step (EM's generalised M-step, which needs a
-    decrease, not the optimum), 0.5: measured on digits, it halves the products
-    and leaves EM's iterations as they were (docs: performance.rst).
+    decrease, not the optimum), 0.5, preconditioned by the diagonal: on digits
+    a fit took about half the products (docs: performance.rst).
     """
     if single:
         return -curvature.solve(grad, free, 0.5)
