@@ -6,6 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from skmoe import MixtureOfExpertsClassifier, SoftmaxGate, _newton
+from skmoe._gate import AUTO_ALPHA
 from skmoe._logistic import fit_logistic_experts
 from skmoe._newton import (
     _cross_entropy_hessian,
@@ -200,3 +201,22 @@ def test_conjugate_gradients_solve_the_newton_system(kronecker, mask):
         got, expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max()
     )
     assert np.all(got[~free] == 0.0)
+
+
+def test_a_wide_gate_relaxes_its_penalty_and_keeps_no_rows(monkeypatch):
+    """Past TRUNCATED_ABOVE the gate's last step is products over its rows:
+    they serve the penalty's relaxation as the dense Hessian does, and the
+    fitted gate drops them."""
+    rng = np.random.RandomState(9)
+    X = rng.standard_normal((600, 70))
+    logits = X[:, :4] @ (3.0 * rng.standard_normal((4, 4)))
+    targets = np.exp(logits - logits.max(axis=1, keepdims=True))
+    targets /= targets.sum(axis=1, keepdims=True)
+    assert 4 * 71 > _newton.TRUNCATED_ABOVE
+    gate = SoftmaxGate(tol=1e-8).fit(X, targets)
+    assert gate.alpha_ < AUTO_ALPHA  # relaxed
+    assert gate._curvature is None
+    monkeypatch.setattr(_newton, "TRUNCATED_ABOVE", 10**9)
+    dense = SoftmaxGate(tol=1e-8).fit(X, targets)
+    assert dense.alpha_ == gate.alpha_
+    np.testing.assert_allclose(gate.predict_proba(X), dense.predict_proba(X), atol=1e-6)
