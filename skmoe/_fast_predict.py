@@ -26,7 +26,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skmoe._chunks import _CHUNK_FLOATS, row_blocks
 from skmoe._gate import SoftmaxGate
-from skmoe._kernels import serving_exponents, serving_mix, serving_weights
+from skmoe._kernels import serving_exponents, serving_mix
 from skmoe._routing import check_routing, experts_per_row
 from skmoe.families import Categorical, Family
 
@@ -87,13 +87,10 @@ def fast_prediction(estimator, X):
         blocks = row_blocks(X.shape[0], width)
     for rows in blocks:
         logits = coef @ X[rows].T
-        logits += intercept
         exps = np.empty((n_exponents, logits.shape[1]))
-        serving_exponents(logits, n_experts, n_classes, exps)
+        serving_exponents(logits, intercept, n_experts, n_classes, exps)
         np.exp(exps, out=exps)
-        weights = np.empty((n_experts, logits.shape[1]))
-        serving_weights(logits, exps, n_experts, k, weights)
-        serving_mix(logits, exps, weights, n_experts, n_classes, out[rows])
+        serving_mix(logits, exps, n_experts, n_classes, k, out[rows])
     return out if n_classes else out.ravel()
 
 
@@ -123,12 +120,13 @@ def _linear_coefficients(experts, state):
     """The experts' coefficients, one row each, and intercepts; or None.
 
     Only for plain ``LinearRegression`` and ``Ridge`` experts of one target on the
-    fitted expert columns.
+    fitted expert columns, with float64 coefficients (float32 ones make the
+    expert's own products float32).
     """
     shape = state["expert_features_"].shape
     intercepts = []
     for expert in experts:
-        if type(expert) not in _LINEAR_REGRESSORS or expert.coef_.shape != shape:
+        if type(expert) not in _LINEAR_REGRESSORS or not _float64(expert, shape):
             return None
         intercepts.append(expert.intercept_)
     intercepts = np.array(intercepts, dtype=np.float64)
@@ -143,21 +141,28 @@ def _logistic_coefficients(experts, state, n_classes):
     ``C'`` is 1 for two classes (the log-odds of the second) and the number of
     classes beyond. Only for plain ``LogisticRegression`` experts that saw every
     class (the general path aligns the others' columns to ``classes_``), on the
-    fitted expert columns, whose probabilities are those softmaxes.
+    fitted expert columns, whose probabilities are those softmaxes, with float64
+    coefficients.
     """
     width = 1 if n_classes == 2 else n_classes
     shape = (width, state["expert_features_"].size)
     for expert in experts:
         if (
             type(expert) is not LogisticRegression
-            or expert.classes_.size != n_classes
-            or expert.coef_.shape != shape
+            or not _float64(expert, shape)
             or np.shape(expert.intercept_) != (width,)
+            or np.size(getattr(expert, "classes_", ())) != n_classes
             or not _softmax_probabilities(expert, n_classes)
         ):
             return None
     coef = np.concatenate([expert.coef_ for expert in experts])
     return coef, np.concatenate([expert.intercept_ for expert in experts])
+
+
+def _float64(expert, shape):
+    """Whether the expert is fitted, with float64 coefficients of ``shape``."""
+    coef = getattr(expert, "coef_", None)
+    return type(coef) is np.ndarray and coef.dtype == np.float64 and coef.shape == shape
 
 
 def _softmax_probabilities(expert, n_classes):
@@ -178,13 +183,13 @@ def _softmax_probabilities(expert, n_classes):
 
 def _with_gate(gate, state, expert_coef, expert_intercept):
     """The gate's rows above the experts', over every feature of ``X`` (zero where
-    a part does not see the feature), and the intercepts as a column."""
+    a part does not see the feature), and their intercepts."""
     n_experts = gate.intercept_.size
     gate_features, expert_features = state["gate_features_"], state["expert_features_"]
     coef = np.zeros((n_experts + expert_coef.shape[0], state["n_features_in_"]))
     coef[:n_experts, gate_features] = gate.coef_
     coef[n_experts:, expert_features] = expert_coef
-    intercept = np.empty((coef.shape[0], 1))
-    intercept[:n_experts, 0] = gate.intercept_
-    intercept[n_experts:, 0] = expert_intercept
+    intercept = np.empty(coef.shape[0])
+    intercept[:n_experts] = gate.intercept_
+    intercept[n_experts:] = expert_intercept
     return coef, intercept

@@ -242,6 +242,25 @@ def test_an_expert_that_saw_fewer_classes_takes_the_general_path():
     _assert_paths_agree(moe, X, serving=False)
 
 
+def test_float32_fits_agree():
+    X, y = make_moe_regression(400, n_features=3, n_experts=4, random_state=0)
+    for solver in ("em", "cem"):
+        moe = MixtureOfExpertsRegressor(n_experts=4, solver=solver, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            moe.fit(X.astype(np.float32), y)
+        serving = all(e.coef_.dtype == np.float64 for e in moe.experts_)
+        _assert_paths_agree(moe, X.astype(np.float32), serving=serving)
+
+
+def test_an_unfitted_expert_fails_as_before():
+    moe, X, _ = _regressor()
+    moe.experts_[3] = LinearRegression()
+    assert fast_prediction(moe, X) is None
+    with pytest.raises(NotFittedError):
+        moe.predict(X)
+
+
 def test_edited_and_refitted_parts_are_seen():
     moe, X, y = _regressor()
     before = moe.predict(X[:3])

@@ -27,11 +27,7 @@ from skmoe._kernels._gate import (
     softmax_cross_entropy_value,
 )
 from skmoe._kernels._products import spread_rows
-from skmoe._kernels._serving import (
-    serving_exponents,
-    serving_mix,
-    serving_weights,
-)
+from skmoe._kernels._serving import serving_exponents, serving_mix
 from skmoe._kernels._topk import top_k_experts
 
 __all__ = [
@@ -44,7 +40,6 @@ __all__ = [
     "poisson_log_likelihood",
     "serving_exponents",
     "serving_mix",
-    "serving_weights",
     "softmax_cross_entropy",
     "softmax_cross_entropy_at",
     "softmax_cross_entropy_value",

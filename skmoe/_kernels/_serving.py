@@ -8,9 +8,9 @@ step is the same arithmetic on contiguous memory and compiles to SIMD
 (divisions included), which the one-sample-per-row layout did not (docs:
 performance.rst, "Serving: one row at a time").
 
-:func:`serving_exponents` writes the arguments of the exponentials, NumPy
-exponentiates them, :func:`serving_weights` gives each sample's routed gate
-weights and :func:`serving_mix` the mixture.
+:func:`serving_exponents` adds the intercepts and writes the arguments of the
+exponentials, NumPy exponentiates them, and :func:`serving_mix` weighs the
+experts by the routed gate weights.
 """
 
 import numpy as np
@@ -34,15 +34,19 @@ def _shift(logits, start, count, top, exponents):
 
 
 @jit
-def serving_exponents(logits, n_experts, n_classes, exponents):
-    """The arguments of the exponentials of ``logits``, one column per sample.
+def serving_exponents(logits, intercept, n_experts, n_classes, exponents):
+    """Adds ``intercept`` to ``logits``; the arguments of their exponentials.
 
-    ``logits`` holds the gate's ``n_experts`` rows, then each expert's: one for
-    regression (``n_classes`` 0) and for two classes (the log-odds ``z`` of the
-    second), ``n_classes`` beyond. Writes the gate's logits less their largest
-    and, for classifier experts, each expert's logits less their largest (``z``
-    as ``-|z|``) into ``exponents``, which has ``n_experts`` rows for regression.
+    ``logits`` holds, one column per sample, the gate's ``n_experts`` rows, then
+    each expert's: one for regression (``n_classes`` 0) and for two classes (the
+    log-odds ``z`` of the second), ``n_classes`` beyond; ``intercept`` one value
+    per row. Writes the gate's logits less their largest and, for classifier
+    experts, each expert's logits less their largest (``z`` as ``-|z|``) into
+    ``exponents``, which has ``n_experts`` rows for regression.
     """
+    for r in range(logits.shape[0]):
+        for i in range(logits.shape[1]):
+            logits[r, i] += intercept[r]
     top = np.empty(logits.shape[1])
     _shift(logits, 0, n_experts, top, exponents)
     if n_classes == 2:
@@ -55,7 +59,7 @@ def serving_exponents(logits, n_experts, n_classes, exponents):
 
 
 @jit
-def serving_weights(logits, exps, n_experts, k, weights):
+def _gate_weights(logits, exps, n_experts, k, weights):
     """Each sample's gate weight of each expert, as the routing gives it.
 
     ``exps[:n_experts]`` are the exponentials of the gate's shifted logits. With
@@ -98,15 +102,18 @@ def serving_weights(logits, exps, n_experts, k, weights):
 
 
 @jit
-def serving_mix(logits, exps, weights, n_experts, n_classes, out):
-    """``out[i] = sum_e weights[e, i] f_e(x_i)``.
+def serving_mix(logits, exps, n_experts, n_classes, k, out):
+    """``out[i] = sum_e w_ie f_e(x_i)``, with the routed gate weights ``w``.
 
-    ``f_e`` is expert ``e``'s prediction (``out`` has one column), or its class
+    ``exps`` are the exponentials of :func:`serving_exponents`' arguments. ``f_e``
+    is expert ``e``'s prediction (``out`` has one column), or its class
     probabilities: the sigmoid of its log-odds for two classes (and ``1 - p``
     for the first, as ``LogisticRegression`` gives them), the softmax of its
     logits beyond. An expert of weight 0 adds exactly 0.
     """
     n_samples = logits.shape[1]
+    weights = np.empty((n_experts, n_samples))
+    _gate_weights(logits, exps, n_experts, k, weights)
     if n_classes == 0:
         mixed = np.zeros(n_samples)
         for e in range(n_experts):
