@@ -79,6 +79,20 @@ def _gate_weights(logits, exps, n_experts, k, weights):
             for i in range(n_samples):
                 weights[e, i] = exps[e, i] * total[i]
         return
+    if k == 1:
+        # Hard routing: the first largest logit, of weight exactly 1 (the
+        # exponential of 0 over itself), without the bookkeeping of top-k.
+        best = np.zeros(n_samples, dtype=np.intp)
+        best_logit = logits[0].copy()
+        for e in range(1, n_experts):
+            for i in range(n_samples):
+                if logits[e, i] > best_logit[i]:
+                    best_logit[i] = logits[e, i]
+                    best[i] = e
+        for e in range(n_experts):
+            for i in range(n_samples):
+                weights[e, i] = 1.0 if best[i] == e else 0.0
+        return
     # k passes over the experts, each taking every sample's largest logit not
     # taken yet: the samples innermost, as everywhere here.
     taken = np.zeros((n_experts, n_samples), dtype=np.bool_)
