@@ -158,7 +158,7 @@ def _stacked(experts, gate, state, n_classes):
             coef_j = getattr(expert, "coef_", None)
             if not (
                 type(expert) in _LINEAR_REGRESSORS
-                and type(coef_j) is np.ndarray
+                and isinstance(coef_j, np.ndarray)
                 and coef_j.dtype == np.float64
                 and coef_j.shape == expert_shape
                 and getattr(expert.intercept_, "ndim", 0) == 0
@@ -193,7 +193,11 @@ def _logistic(expert, n_classes, shape):
 def _float64(expert, shape):
     """Whether the expert is fitted, with float64 coefficients of ``shape``."""
     coef = getattr(expert, "coef_", None)
-    return type(coef) is np.ndarray and coef.dtype == np.float64 and coef.shape == shape
+    return (
+        isinstance(coef, np.ndarray)
+        and coef.dtype == np.float64
+        and coef.shape == shape
+    )
 
 
 def _softmax_probabilities(expert, n_classes):
