@@ -360,8 +360,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         >>> proba.shape, proba.sum(axis=1).round(12).tolist()
         ((3, 3), [1.0, 1.0, 1.0])
         """
-        X = self._validate_X(X)
-        return self._mix_experts(X)
+        return self._predict_mixture(X)
 
     def predict(self, X):
         """Predict the most probable class under the mixture.

@@ -11,6 +11,7 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmoe._em import e_step
+from skmoe._fast_predict import fast_prediction
 from skmoe._parts import Data, Parts, columns, gate_inputs
 from skmoe._routing import check_routing, mix_experts
 from skmoe._validation import check_expert_rows
@@ -30,6 +31,14 @@ class FittedMixtureMixin:
 
     def _expert_inputs(self, X):
         return columns(X, self.expert_features_)
+
+    def _predict_mixture(self, X):
+        """The mixture's prediction of raw ``X``: the serving path where it applies
+        (``_fast_predict``), else validation and the routed mixing."""
+        prediction = fast_prediction(self, X)
+        if prediction is None:
+            prediction = self._mix_experts(self._validate_X(X))
+        return prediction
 
     def _mix_experts(self, X):
         """Mix the family's predictions over each row's experts as ``routing`` says."""

@@ -456,5 +456,4 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         >>> moe.predict(X[:3]).shape
         (3,)
         """
-        X = self._validate_X(X)
-        return self._mix_experts(X)
+        return self._predict_mixture(X)

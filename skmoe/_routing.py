@@ -31,6 +31,11 @@ def check_routing(routing, top_k, n_experts):
         )
 
 
+def experts_per_row(routing, top_k, n_experts):
+    """How many experts ``routing`` mixes on each row."""
+    return {"soft": n_experts, "hard": 1, "top_k": top_k}[routing]
+
+
 def mix_experts(experts, X, gate_logits, expert_output, routing, top_k):
     """``sum_k w_ik * expert_output(experts[k], X)`` over each row's routed experts.
 
@@ -53,7 +58,7 @@ def mix_experts(experts, X, gate_logits, expert_output, routing, top_k):
     mixed : ndarray of shape (n_samples, ...)
     """
     n_samples, n_experts = gate_logits.shape
-    k = {"soft": n_experts, "hard": 1, "top_k": top_k}[routing]
+    k = experts_per_row(routing, top_k, n_experts)
     if k == n_experts:
         gate_proba = softmax(gate_logits)
         mixed = None

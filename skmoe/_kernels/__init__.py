@@ -27,6 +27,7 @@ from skmoe._kernels._gate import (
     softmax_cross_entropy_value,
 )
 from skmoe._kernels._products import spread_rows
+from skmoe._kernels._serving import serving_exponents, serving_mix
 from skmoe._kernels._topk import top_k_experts
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "negative_binomial_dispersion_objective",
     "negative_binomial_log_likelihood",
     "poisson_log_likelihood",
+    "serving_exponents",
+    "serving_mix",
     "softmax_cross_entropy",
     "softmax_cross_entropy_at",
     "softmax_cross_entropy_value",
