@@ -155,16 +155,13 @@ def _stacked(experts, gate, state, n_classes):
     expert_shape = (expert_features.size,) if n_classes == 0 else None
     for j, expert in enumerate(experts):
         if n_classes == 0:
-            coef_j = getattr(expert, "coef_", None)
             if not (
                 type(expert) in _LINEAR_REGRESSORS
-                and isinstance(coef_j, np.ndarray)
-                and coef_j.dtype == np.float64
-                and coef_j.shape == expert_shape
+                and _float64(expert, expert_shape)
                 and getattr(expert.intercept_, "ndim", 0) == 0
             ):
                 return None
-            block[:, j] = coef_j
+            block[:, j] = expert.coef_
             intercept[n_experts + j] = expert.intercept_
         else:
             if not _logistic(expert, n_classes, (width, expert_features.size)):

@@ -92,7 +92,7 @@ class HessianProducts:
         component (a gradient has none), and neither has the result. The
         preconditioner is the Hessian's diagonal (Jacobi), or with ``kronecker``
         its Kronecker factors where ``free`` allows them (``_kronecker``): a pass
-        of ``n (d + 1)^2`` multiply-adds, about ``d / K`` products, that halves
+        of ``n (d + 1)^2`` multiply-adds, about ``d / 2K`` products, that halves
         the products of a tight solve (docs: performance.rst).
         """
         n_classes = self.proba.shape[1]
