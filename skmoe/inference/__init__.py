@@ -1,0 +1,1 @@
+"""Inference on a fitted mixture of experts: how sure its numbers are."""
