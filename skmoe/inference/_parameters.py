@@ -11,7 +11,6 @@ experts ``1 .. K-1`` against expert 0, the reference coding that identifies them
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import is_classifier
 
 from skmoe.families import StudentT
 
@@ -142,11 +141,6 @@ def expert_coefficients(expert, names):
 def has_intercept(expert):
     """Whether the expert fits an intercept (``fit_intercept``, true by default)."""
     return bool(getattr(expert, "fit_intercept", True))
-
-
-def is_multinomial(expert):
-    """Whether a classifier expert reports one logit per class but the first."""
-    return is_classifier(expert) and np.atleast_2d(expert.coef_).shape[0] > 1
 
 
 def _numbered(coef):
