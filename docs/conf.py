@@ -134,6 +134,7 @@ USER_GUIDE_ORDER = [
     "training",  # EM / CEM / gradient, partial_fit (slot)
     "routing",
     "inspection",
+    "inference",  # standard errors, the bootstrap
     "model_selection",  # choosing the number of experts (slot)
     "scaling",  # n_jobs and Dask (slot)
     "performance",

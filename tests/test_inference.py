@@ -347,3 +347,26 @@ def test_bad_arguments(fitted):
         coefficient_table(model, X_SHARED[:, :1], y)
     with pytest.raises(TypeError, match="MixtureOfExpertsRegressor"):
         coefficient_table(LinearRegression().fit(X_SHARED, y), X_SHARED, y)
+
+
+def test_summary_prints_the_table_per_component(fitted):
+    from skmoe.inspection import MixtureSummary, summary
+
+    model, y = fitted["gaussian"]
+    result = summary(
+        model,
+        X_SHARED,
+        y,
+        inference="observed",
+        inference_params={"confidence_level": 0.9},
+    )
+    text = str(result)
+    assert "Standard errors (observed information), 90% intervals:" in text
+    for component in ["$expert 0", "$expert 1", "$gate: expert 1"]:
+        assert component in text
+    table = coefficient_table(model, X_SHARED, y, confidence_level=0.9)
+    assert [row["std_error"] for row in result.inference["rows"]] == list(
+        table["std_error"]
+    )
+    assert MixtureSummary.from_dict(result.to_dict()) == result
+    assert summary(model, X_SHARED, y).inference is None

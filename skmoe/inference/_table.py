@@ -401,6 +401,36 @@ def _warn_unestimable(labels, singular, on_bound):
         )
 
 
+def format_inference(inference):
+    """Lines of the coefficient table per component, as flexmix's
+    ``summary(refit(m))`` prints them; ``inference`` as ``MixtureSummary`` holds
+    it."""
+    from skmoe.inspection._summary import _format_number, _table
+
+    method = {"observed": "observed information", "bootstrap": "bootstrap"}
+    level = f"{100 * inference['confidence_level']:g}%"
+    lines = [
+        f"Standard errors ({method[inference['method']]}), {level} intervals:",
+    ]
+    header = ["", "estimate", "std. error", "z value", "Pr(>|z|)", "ci low", "ci high"]
+    components = dict.fromkeys(row["component"] for row in inference["rows"])
+    for component in components:
+        rows = [
+            [row["parameter"]]
+            + [_format_number(row[key]) for key in ("estimate", "std_error", "z")]
+            + [_format_p(row["p_value"])]
+            + [_format_number(row[key]) for key in ("ci_low", "ci_high")]
+            for row in inference["rows"]
+            if row["component"] == component
+        ]
+        lines += ["", f"${component}", *_table(header, rows)]
+    return lines
+
+
+def _format_p(p):
+    return "<2e-16" if p < 2e-16 else f"{p:.3g}"
+
+
 def _pandas():
     try:
         import pandas as pd

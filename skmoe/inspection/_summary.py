@@ -125,6 +125,11 @@ class MixtureSummary:
     solver : str, default="em"
         The estimator's ``solver``.
 
+    inference : dict or None, default=None
+        With ``summary(..., inference=...)``: the coefficient table of
+        :func:`skmoe.inference.coefficient_table` as ``{"method": ...,
+        "confidence_level": ..., "rows": [one dict per row]}``; else None.
+
     Examples
     --------
     >>> from skmoe import MixtureOfExpertsRegressor
@@ -150,6 +155,7 @@ class MixtureSummary:
     converged: bool
     n_iter: int
     solver: str = "em"
+    inference: dict | None = None
 
     def to_dict(self):
         """The summary as plain Python values (dicts, lists, floats, ints, str).
@@ -336,19 +342,26 @@ class MixtureSummary:
             lines += textwrap.wrap(reason, width=88, subsequent_indent="  ")
         else:
             lines.append(f"{totals}   AIC {self.aic:.2f}   BIC {self.bic:.2f}")
+        if self.inference is not None:
+            from skmoe.inference._table import format_inference
+
+            lines += ["", *format_inference(self.inference)]
         return "\n".join(lines)
 
     def _repr_html_(self):
         return f"<pre>{html.escape(str(self))}</pre>"
 
 
-def summary(estimator, X, y):
+def summary(estimator, X, y, *, inference=None, inference_params=None):
     """Summarise a fitted mixture of experts on ``(X, y)``, like flexmix's ``summary``.
 
     For each expert: its prior (the mean gate probability over ``X``), its size (the
     number of rows whose most probable expert given ``y`` is this one, flexmix's
     cluster size), its mean posterior, its coefficients and the gate's, and its
     noise scale (regression); for the model: the log-likelihood, AIC and BIC.
+    With ``inference``, also every parameter's standard error, z test and
+    interval, printed per component as flexmix's ``summary(refit(m))`` prints
+    them.
 
     Parameters
     ----------
@@ -362,6 +375,15 @@ def summary(estimator, X, y):
 
     y : array-like of shape (n_samples,)
         Targets of the samples; the posterior, the sizes and the criteria need them.
+
+    inference : {"observed", "bootstrap"} or None, default=None
+        The ``method`` of :func:`skmoe.inference.coefficient_table` (which needs
+        pandas); None leaves the standard errors out.
+
+    inference_params : dict, default=None
+        Further keyword arguments of :func:`skmoe.inference.coefficient_table`
+        (``confidence_level``, ``n_resamples``, ``n_jobs``, ``random_state``,
+        ...).
 
     Returns
     -------
@@ -398,6 +420,13 @@ def summary(estimator, X, y):
     >>> print(str(s).splitlines()[2])
               prior  size  mean posterior  noise scale
     """
+    table = None
+    if inference is not None:
+        from skmoe.inference import coefficient_table
+
+        table = coefficient_table(
+            estimator, X, y, method=inference, **(inference_params or {})
+        )
     estimator, X, names = fitted_mixture(estimator, X, "summary")
     # Validation errors surface here, outside the try below, which only catches
     # the criteria's "parameters not defined" error.
@@ -465,6 +494,13 @@ def summary(estimator, X, y):
         converged=bool(estimator.converged_),
         n_iter=int(estimator.n_iter_),
         solver=estimator.solver,
+        inference=None
+        if table is None
+        else {
+            "method": table.attrs["method"],
+            "confidence_level": table.attrs["confidence_level"],
+            "rows": table.to_dict(orient="records"),
+        },
     )
 
 
