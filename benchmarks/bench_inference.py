@@ -52,7 +52,12 @@ from skmoe import MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_regression
 from skmoe.inference import InferenceWarning, coefficient_table
 
-FLEXMIX_NAMES = {"(Intercept)": "intercept", "x": "x", "I(x^2)": "x^2"}
+FLEXMIX_NAMES = {
+    "(Intercept)": "intercept",
+    "x": "x",
+    "I(x^2)": "x^2",
+    "prior": "intercept",  # the constant prior's logit, without ``~ x``
+}
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,16 @@ def bench_flexmix(settings):
             check=True,
             capture_output=True,
         )
-    flexmix = pd.read_csv(reference)
+    flexmix = pd.read_csv(reference, keep_default_na=False, na_values=[""])
     worst = 0.0
     for model, frame in flexmix.groupby("model", sort=False):
         ours = npreg_table(concomitant=model == "concomitant")
-        rows = matched_rows(frame, ours)
-        report(f"  {model}: log-likelihood skmoe {ours.attrs['log_likelihood']:.4f}")
+        log_likelihood = frame["estimate"][frame["parameter"] == "logLik"].item()
+        rows = matched_rows(frame[frame["parameter"] != "logLik"], ours)
+        report(
+            f"  {model}: log-likelihood skmoe {ours.attrs['log_likelihood']:.4f}, "
+            f"flexmix's EM {log_likelihood:.4f}"
+        )
         report("    component  parameter   flexmix se   skmoe se   difference")
         for (component, parameter), (theirs, mine) in rows.items():
             difference = mine / theirs - 1

@@ -2,6 +2,7 @@
 
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -370,3 +371,43 @@ def test_summary_prints_the_table_per_component(fitted):
     )
     assert MixtureSummary.from_dict(result.to_dict()) == result
     assert summary(model, X_SHARED, y).inference is None
+
+
+@pytest.mark.parametrize("flexmix_model", ["plain", "concomitant"])
+def test_standard_errors_match_flexmix_refit(flexmix_model):
+    """Against flexmix's summary(refit(m)) on its NPreg example, as written by
+    benchmarks/flexmix_refit.R (R is not needed to run this test)."""
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    data = pd.read_csv(root / "data" / "npreg.csv")
+    flexmix = pd.read_csv(root / "results" / "flexmix_refit.csv")
+    flexmix = flexmix[
+        (flexmix["model"] == flexmix_model) & (flexmix["parameter"] != "logLik")
+    ]
+    X = pd.DataFrame({"x": data["x"], "x^2": data["x"] ** 2})
+    model = MixtureOfExpertsRegressor(
+        gate_features=["x"] if flexmix_model == "concomitant" else [],
+        n_init=10,
+        tol=1e-12,
+        max_iter=5000,
+        random_state=0,
+    ).fit(X, data["yn"])
+    table = coefficient_table(model, X, data["yn"])
+    names = {
+        "(Intercept)": "intercept",
+        "x": "x",
+        "I(x^2)": "x^2",
+        "prior": "intercept",
+    }
+    # flexmix's Comp.1 is the expert with the smaller slope on x.
+    slopes = table[table["parameter"] == "x"].iloc[:2]["estimate"].to_numpy()
+    order = {"Comp.1": int(np.argmin(slopes)), "Comp.2": int(np.argmax(slopes))}
+    for _, row in flexmix.iterrows():
+        if row["component"].startswith("concomitant"):
+            component = "gate: expert 1"
+        else:
+            component = f"expert {order[row['component']]}"
+        ours = table[
+            (table["component"] == component)
+            & (table["parameter"] == names.get(row["parameter"], row["parameter"]))
+        ]["std_error"].item()
+        assert ours == pytest.approx(row["std_error"], rel=1e-3), row.to_dict()
