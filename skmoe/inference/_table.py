@@ -61,7 +61,7 @@ class InferenceWarning(UserWarning):
 @validate_params(
     {
         "estimator": [object],
-        "X": ["array-like", "sparse matrix"],
+        "X": ["array-like"],
         "y": ["array-like"],
         "method": [StrOptions({"observed", "bootstrap"})],
         "sample_weight": ["array-like", None],
