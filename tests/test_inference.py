@@ -41,7 +41,7 @@ def _models():
     labels = (linear > 0).astype(int)
     three = np.digitize(linear, [-1, 1])
     # Unpenalised experts: the information is the likelihood's, at its maximum.
-    logistic = LogisticRegression(penalty=None, max_iter=1000)
+    logistic = LogisticRegression(C=np.inf, max_iter=1000)
     cases = {
         "gaussian": (MixtureOfExpertsRegressor(), linear),
         "student_t": (MixtureOfExpertsRegressor(family="student_t"), heavy),

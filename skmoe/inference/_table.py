@@ -66,7 +66,7 @@ class InferenceWarning(UserWarning):
         "method": [StrOptions({"observed", "bootstrap"})],
         "sample_weight": ["array-like", None],
         "confidence_level": [Interval(Real, 0, 1, closed="neither")],
-        "n_resamples": [Interval(Integral, 2, None, closed="left")],
+        "n_resamples": [Interval(Integral, 2, None, closed="left"), None],
         "parametric": ["boolean"],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -81,7 +81,7 @@ def coefficient_table(
     method="observed",
     sample_weight=None,
     confidence_level=0.95,
-    n_resamples=200,
+    n_resamples=None,
     parametric=False,
     n_jobs=None,
     random_state=None,
@@ -122,8 +122,8 @@ def coefficient_table(
     confidence_level : float, default=0.95
         Coverage of the intervals, in (0, 1).
 
-    n_resamples : int, default=200
-        Bootstrap refits (``method="bootstrap"`` only).
+    n_resamples : int, default=None
+        Bootstrap refits (``method="bootstrap"`` only); None means 200.
 
     parametric : bool, default=False
         Draw the bootstrap's targets from the fitted model instead of resampling
@@ -154,10 +154,12 @@ def coefficient_table(
     Raises
     ------
     ValueError
-        For ``method="observed"``: an expert without a parametric form the
-        information knows (a tree, a nearest-neighbour model), a family of one's
-        own, a model fitted by ``solver="gradient"`` or ``"cem"``, or more than
-        ``MAX_PARAMETERS`` parameters; each before any work.
+        For ``method="observed"``: a bootstrap option given, an expert without
+        a parametric form the information knows (a tree, a nearest-neighbour
+        model), a family of one's own, a model fitted by ``solver="gradient"``
+        or ``"cem"``, or more than ``MAX_PARAMETERS`` parameters; each before
+        any work. For ``method="bootstrap"``: fewer than 2 resamples whose
+        refit kept every expert.
 
     Notes
     -----
@@ -182,10 +184,12 @@ def coefficient_table(
     pd = _pandas()
     mixture, X, names = fitted_mixture(estimator, X, "coefficient_table")
     if method == "observed":
-        _check_observed(mixture)
+        _check_observed(mixture, n_resamples, parametric, n_jobs, random_state)
     # The model's own validation, with its messages, before any work.
     mixture.score_samples(X, y)
-    X = np.asarray(mixture._validate_X(X), dtype=np.float64)
+    # The bootstrap refits on X as the mixture was fitted on it (a DataFrame for
+    # columns chosen by name); the information reads the validated array.
+    X_given, X = X, np.asarray(mixture._validate_X(X), dtype=np.float64)
     y = column_or_1d(y)
     sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
     expert_names = _feature_names(names, mixture.expert_features_)
@@ -201,14 +205,14 @@ def coefficient_table(
     else:
         columns = _bootstrap(
             mixture,
-            X,
+            X_given,
             y,
             sample_weight,
             estimates,
             attrs,
             expert_names=expert_names,
             gate_names=gate_names,
-            n_resamples=n_resamples,
+            n_resamples=200 if n_resamples is None else n_resamples,
             confidence_level=confidence_level,
             parametric=parametric,
             n_jobs=n_jobs,
@@ -227,7 +231,19 @@ def coefficient_table(
     return table
 
 
-def _check_observed(mixture):
+def _check_observed(mixture, n_resamples, parametric, n_jobs, random_state):
+    bootstrap_only = {
+        "n_resamples": n_resamples is not None,
+        "parametric": parametric,
+        "n_jobs": n_jobs is not None,
+        "random_state": random_state is not None,
+    }
+    given = [name for name, set_ in bootstrap_only.items() if set_]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} apply to method='bootstrap' only; "
+            "method='observed' has no resamples."
+        )
     if mixture.solver != "em":
         raise ValueError(
             "method='observed' needs a model fitted by solver='em', whose fit is a "
@@ -359,6 +375,7 @@ def _bootstrap(mixture, X, y, sample_weight, estimates, attrs, **options):
     attrs.update(
         n_resamples=result.n_resamples,
         n_kept=result.n_kept,
+        n_failed=result.n_failed,
         collapsed_share=np.asarray(result.collapsed_share).tolist(),
     )
     std_error = np.asarray(result.std_error, dtype=np.float64)
