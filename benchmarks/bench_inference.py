@@ -22,8 +22,8 @@ The figures are printed and written to ``benchmarks/results/inference.txt``
    + N(0, 1)``, expert 1 ``-1 - x + N(0, 0.75^2)``), fitted by EM to ``tol=1e-10``;
    how often the 95% Wald intervals of the two experts' slopes and of the gate's
    slope hold the truth. Claim: 93-97% for each, over at least 200 data sets.
-4. Bootstrap coverage: as 2, at a smaller count (each table is 100 refits),
-   the 95% percentile intervals of ``method="bootstrap"`` (non-parametric, 100
+4. Bootstrap coverage: as 2, at a smaller count (each table is 150 refits),
+   the 95% percentile intervals of ``method="bootstrap"`` (non-parametric, 150
    resamples, ``n_jobs=2``). Claim: 93-97% for each slope (noisier: the count
    is smaller).
 3. Cost: the observed-information table of a 2-expert linear fit on 100,000 rows
@@ -74,8 +74,8 @@ class Settings:
     coverage_rows: int = 500
     cost_rows: int = 100_000
     repeats: int = 5
-    bootstrap_datasets: int = 200
-    bootstrap_resamples: int = 100
+    bootstrap_datasets: int = 300
+    bootstrap_resamples: int = 150
 
 
 QUICK = Settings(
