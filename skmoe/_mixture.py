@@ -174,7 +174,7 @@ def _continuous_root(mixture, level, lower, upper):
         below = cdf < q
         lo = lower[todo] = np.where(below, at, lower[todo])
         hi = upper[todo] = np.where(below, upper[todo], at)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             newton = at - (cdf - q) / pdf
         # Newton's step where it stays in the bracket and at most halves the last
         # step; else bisection: each step at most half the one before.
