@@ -20,11 +20,11 @@ from skmoe._kernels import quadratic_cells, region_levels, region_pieces
 _XTOL, _FTOL, _MAX_ITER = 1e-12, 1e-15, 200
 # Highest-density regions of a continuous mixture: the grid's points per
 # component, uniform in the normal quantile on [-_Z, _Z] (Phi(-8) = 6e-16); the
-# halvings of a cell that place an interval's end; the Newton steps on the level.
+# regula falsi steps that place an interval's end; the Newton steps on the level.
 # Of a discrete one: the counts between the components' quantiles
 # _TAIL * (1 - coverage) and one less that.
 # Rows per block, so that a block's grid holds about _BLOCK values.
-_GRID, _Z, _BISECTIONS, _CORRECTIONS = 256, 8.0, 45, 2
+_GRID, _Z, _POLISH_STEPS, _CORRECTIONS = 256, 8.0, 20, 2
 _TAIL, _BLOCK = 1e-3, 2**20
 
 
@@ -270,7 +270,7 @@ def _continuous_regions(mixture, coverage):
     quadratic with the density at both ends and the cell's exact mass (the
     derivative of the cubic Hermite CDF). The level ``t`` solves the mass of
     ``{f >= t}`` under it; the ends of the intervals, where ``f = t``, are then
-    bisected on the exact density inside their cells, and ``t`` takes Newton
+    solved on the exact density inside their cells, and ``t`` takes Newton
     steps on the exact mass (its derivative in ``t`` read off the quadratics).
     """
     n_rows = mixture.weights.shape[0]
@@ -310,36 +310,16 @@ def _continuous_regions(mixture, coverage):
 
 def _region_ends(mixture, grid, cells, level):
     """The region's intervals at ``level``: their rows, lower and upper ends
-    (bisected on the exact density), and per interval ``1 / |f'|`` summed
-    over its bisected ends."""
+    (solved on the exact density), and per interval ``1 / |f'|`` summed over
+    its solved ends."""
     f0, b, c, width, _ = cells
-    n_rows = len(grid)
     ends = np.empty((*f0.shape, 4))
     inside = np.empty((*f0.shape, 3), dtype=np.bool_)
     region_pieces(f0, b, c, width, level, ends, inside)
-    y = grid[:, :-1, None] + width[..., None] * ends
-    rows, first, last = _runs(inside.reshape(n_rows, -1))
+    rows, first, last = _runs(inside.reshape(len(grid), -1))
     part, at = mixture.take(rows), level[rows]
-    lower, lower_slope = _polish(
-        part,
-        y[..., :-1].reshape(n_rows, -1)[rows, first],
-        at,
-        grid[rows],
-        first // 3,
-        True,
-        cells,
-        rows,
-    )
-    upper, upper_slope = _polish(
-        part,
-        y[..., 1:].reshape(n_rows, -1)[rows, last],
-        at,
-        grid[rows],
-        last // 3,
-        False,
-        cells,
-        rows,
-    )
+    lower, lower_slope = _polish(part, at, grid, cells, ends, rows, first, True)
+    upper, upper_slope = _polish(part, at, grid, cells, ends, rows, last, False)
     # A region that reaches the grid's end reaches the support's, if finite.
     support_low, support_high = part.support()
     at_low = (lower == grid[rows, 0]) & np.isfinite(support_low)
@@ -349,32 +329,65 @@ def _region_ends(mixture, grid, cells, level):
     return rows, lower, upper, lower_slope + upper_slope
 
 
-def _polish(mixture, ends, level, grid, cell, rising, cells, rows):
-    """Bisect on the exact density each end where it crosses ``level`` in its
-    cell (upwards for a lower end, downwards for an upper end); also ``1 /
-    |f'|`` there, from the cell's quadratic (0 at an end that crosses none)."""
-    row = np.arange(len(ends))
-    low, high = grid[row, cell], grid[row, cell + 1]
-    above_low = mixture.density(low) >= level
-    above_high = mixture.density(high) >= level
-    crossing = (above_high == rising) & (above_low != rising)
-    crossing &= (ends > grid[:, 0]) & (ends < grid[:, -1])
-    slope = np.zeros(len(ends))
-    if not crossing.any():
-        return ends, slope
-    part, low, high = mixture.take(crossing), low[crossing], high[crossing]
-    for _ in range(_BISECTIONS):
-        middle = 0.5 * (low + high)
-        move_high = (part.density(middle) >= level[crossing]) == rising
-        high = np.where(move_high, middle, high)
-        low = np.where(move_high, low, middle)
-    ends = ends.copy()
-    ends[crossing] = 0.5 * (low + high)
+def _polish(mixture, level, grid, cells, ends, rows, piece, rising):
+    """The end of each interval (the start of its first ``piece`` if
+    ``rising``, else the end of its last) where the exact density crosses
+    ``level`` inside its cell, by regula falsi (Illinois) from the quadratic's
+    root; also ``1 / |f'|`` there, from the quadratic (0 at an end that
+    crosses nothing: the grid's or an end the quadratic alone sees)."""
     _, b, c, width, _ = cells
-    at_row, at_cell = rows[crossing], cell[crossing]
-    cell_width = width[at_row, at_cell]
-    s = (ends[crossing] - grid[crossing, at_cell]) / cell_width
-    derivative = (b[at_row, at_cell] - 2 * c[at_row, at_cell] * s) / cell_width
-    with np.errstate(divide="ignore"):
-        slope[crossing] = 1.0 / np.abs(derivative)
-    return ends, slope
+    cell, within = np.divmod(piece, 3)
+    s = ends[rows, cell, within + (0 if rising else 1)]
+    low, h = grid[rows, cell], width[rows, cell]
+    x, high = low + h * s, grid[rows, cell + 1]
+    g_low, g_high = mixture.density(low) - level, mixture.density(high) - level
+    crossing = ((g_high >= 0) == rising) & ((g_low >= 0) != rising)
+    crossing &= (x > grid[rows, 0]) & (x < grid[rows, -1])
+    slope = np.zeros(len(x))
+    if crossing.any():
+        root = _regula_falsi(
+            mixture.take(crossing),
+            level[crossing],
+            (low[crossing], g_low[crossing]),
+            (high[crossing], g_high[crossing]),
+            x[crossing],
+        )
+        x[crossing] = root
+        at_row, at_cell = rows[crossing], cell[crossing]
+        s = (root - low[crossing]) / h[crossing]
+        derivative = (b[at_row, at_cell] - 2 * c[at_row, at_cell] * s) / h[crossing]
+        with np.errstate(divide="ignore"):
+            slope[crossing] = 1.0 / np.abs(derivative)
+    return x, slope
+
+
+def _regula_falsi(mixture, level, low, high, start):
+    """The root of ``density = level`` between ``low`` and ``high`` (each a
+    point and the density less ``level`` there, of opposite signs), by regula
+    falsi with the Illinois rule from ``start``, vectorised."""
+    (a, g_a), (z, g_z) = low, high
+    a, g_a, z, g_z = a.copy(), g_a.copy(), z.copy(), g_z.copy()
+    root, moved = start.copy(), np.zeros(start.shape)
+    todo = np.arange(start.size)
+    for _ in range(_POLISH_STEPS):
+        part, at, t = mixture.take(todo), root[todo], level[todo]
+        g = part.density(at) - t
+        move_a = (g >= 0) == (g_a[todo] >= 0)
+        g_z[todo] = np.where(move_a & (moved[todo] > 0), 0.5 * g_z[todo], g_z[todo])
+        g_a[todo] = np.where(~move_a & (moved[todo] < 0), 0.5 * g_a[todo], g_a[todo])
+        a[todo] = np.where(move_a, at, a[todo])
+        g_a[todo] = np.where(move_a, g, g_a[todo])
+        z[todo] = np.where(move_a, z[todo], at)
+        g_z[todo] = np.where(move_a, g_z[todo], g)
+        moved[todo] = np.where(move_a, 1.0, -1.0)
+        lo, hi, g_lo, g_hi = a[todo], z[todo], g_a[todo], g_z[todo]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            secant = (lo * g_hi - hi * g_lo) / (g_hi - g_lo)
+        inner = (secant - lo) * (secant - hi) < 0
+        root[todo] = np.where(inner, secant, 0.5 * (lo + hi))
+        done = (np.abs(hi - lo) <= 1e-13 * np.abs(at)) | (np.abs(g) <= 1e-13 * t)
+        root[todo] = np.where(np.abs(g) <= 1e-13 * t, at, root[todo])
+        todo = todo[~done]
+        if todo.size == 0:
+            break
+    return root
