@@ -135,6 +135,7 @@ USER_GUIDE_ORDER = [
     "routing",
     "inspection",
     "inference",  # standard errors, the bootstrap
+    "predictive",  # quantiles, intervals, samples; the classifier's uncertainty
     "model_selection",  # choosing the number of experts (slot)
     "scaling",  # n_jobs and Dask (slot)
     "performance",

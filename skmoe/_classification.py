@@ -6,10 +6,13 @@ from sklearn.linear_model import LogisticRegression
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._partial_fit import mini_batch_only
+from skmoe._predictive import UncertaintyMixin
 from skmoe.families import Categorical
 
 
-class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
+class MixtureOfExpertsClassifier(
+    UncertaintyMixin, ClassifierMixin, BaseMixtureOfExperts
+):
     """Mixture of experts for classification, fitted by EM.
 
     A softmax gate ``g(x)`` splits the input space among ``n_experts`` classifiers;

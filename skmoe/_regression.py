@@ -6,10 +6,11 @@ from sklearn.utils._param_validation import StrOptions
 
 from skmoe._base import BaseMixtureOfExperts
 from skmoe._partial_fit import mini_batch_only
+from skmoe._predictive import PredictiveMixin
 from skmoe.families import REGRESSION_FAMILIES, Family
 
 
-class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
+class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfExperts):
     """Mixture of experts for regression, fitted by EM.
 
     A softmax gate ``g(x)`` splits the input space among ``n_experts`` regressors;

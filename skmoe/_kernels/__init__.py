@@ -27,6 +27,7 @@ from skmoe._kernels._gate import (
     softmax_cross_entropy_value,
 )
 from skmoe._kernels._products import spread_rows
+from skmoe._kernels._regions import quadratic_cells, region_levels, region_pieces
 from skmoe._kernels._serving import serving_exponents, serving_mix
 from skmoe._kernels._topk import top_k_experts
 
@@ -38,6 +39,9 @@ __all__ = [
     "negative_binomial_dispersion_objective",
     "negative_binomial_log_likelihood",
     "poisson_log_likelihood",
+    "quadratic_cells",
+    "region_levels",
+    "region_pieces",
     "serving_exponents",
     "serving_mix",
     "softmax_cross_entropy",
