@@ -7,6 +7,7 @@ ORDER = [
     "plot_dense_vs_moe.py",
     "plot_grid_search_n_experts.py",
     "plot_gate_assignments_real_data.py",
+    "plot_inference.py",
     "plot_heterogeneous_features.py",
     "plot_count_regression.py",
     "plot_robust_student_t.py",
