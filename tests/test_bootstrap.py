@@ -11,7 +11,12 @@ from sklearn.tree import DecisionTreeRegressor
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.families import Gaussian
 from skmoe.inference import coefficient_table
-from skmoe.inference._bootstrap import draw_targets, match_experts, permuted
+from skmoe.inference._bootstrap import (
+    draw_targets,
+    match_experts,
+    percentile_interval,
+    permuted,
+)
 from skmoe.inference._parameters import parameter_blocks
 
 pytest.importorskip("pandas")
@@ -51,6 +56,13 @@ def test_permutation_is_undone_by_matching(fitted):
         swapped.family_.fitted_attributes()["noise_variance_"],
         model.family_.fitted_attributes()["noise_variance_"][::-1],
     )
+
+
+def test_percentile_interval_takes_the_unbiased_order_statistics():
+    values = np.random.default_rng(0).permutation(np.arange(1.0, 200.0))[:, None]
+    low, high = percentile_interval(values, 0.95)
+    # With B = 199, the (B + 1) * 2.5% = 5th smallest and largest.
+    np.testing.assert_allclose([low.item(), high.item()], [5.0, 195.0], rtol=1e-12)
 
 
 def test_bootstrap_agrees_with_the_observed_information(fitted):
