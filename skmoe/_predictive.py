@@ -316,8 +316,11 @@ class UncertaintyMixin:
         -------
         uncertainty : Bunch
             Three arrays of shape (n_rows,), each at least 0: ``total``, the
-            entropy of ``predict_proba``; ``within_experts``; ``gate_share``,
-            with ``total = within_experts + gate_share``.
+            entropy of ``predict_proba``; ``within``, the experts' expected
+            entropy; ``gate``, the gate's share, with ``total = within + gate``.
+            Rounding can leave ``total - within`` a tiny negative (about
+            ``1e-16``) where the experts agree: it is clipped to 0, so that
+            ``gate >= 0``, and ``within`` is then ``total - gate``.
 
         Examples
         --------
@@ -326,7 +329,7 @@ class UncertaintyMixin:
         >>> X, y = make_moe_classification(n_samples=300, random_state=0)
         >>> moe = MixtureOfExpertsClassifier(n_experts=2, n_init=1, random_state=0)
         >>> u = moe.fit(X, y).predict_uncertainty(X[:3])
-        >>> parts = u.within_experts + u.gate_share
+        >>> parts = u.within + u.gate
         >>> u.total.shape, bool(abs(u.total - parts).max() < 1e-12)
         ((3,), True)
         """
@@ -346,6 +349,7 @@ class UncertaintyMixin:
             self.top_k,
         )
         total = entr(mixed[:, :-1]).sum(axis=1)
-        gate_share = np.maximum(total - mixed[:, -1], 0.0)
-        within = np.maximum(total - gate_share, 0.0)
-        return Bunch(total=total, within_experts=within, gate_share=gate_share)
+        # Clip the rounding's tiny negatives (experts that agree) to 0.
+        gate = np.maximum(total - mixed[:, -1], 0.0)
+        within = np.maximum(total - gate, 0.0)
+        return Bunch(total=total, within=within, gate=gate)

@@ -390,24 +390,24 @@ def test_predict_uncertainty_splits_the_entropy(classifier):
     gate = moe.predict_gate_proba(X)
     np.testing.assert_allclose(u.total, entr(proba).sum(axis=1), atol=1e-12)
     within = (gate * entr(experts).sum(axis=2)).sum(axis=1)
-    np.testing.assert_allclose(u.within_experts, within, atol=1e-12)
+    np.testing.assert_allclose(u.within, within, atol=1e-12)
     # The gate's share is the mutual information between expert and label.
     information = (gate * rel_entr(experts, proba[:, None, :]).sum(axis=2)).sum(axis=1)
-    np.testing.assert_allclose(u.gate_share, information, atol=1e-12)
-    np.testing.assert_allclose(u.total, u.within_experts + u.gate_share, atol=1e-12)
-    for part in (u.total, u.within_experts, u.gate_share):
+    np.testing.assert_allclose(u.gate, information, atol=1e-12)
+    np.testing.assert_allclose(u.total, u.within + u.gate, atol=1e-12)
+    for part in (u.total, u.within, u.gate):
         assert part.shape == (len(X),) and np.all(part >= 0)
     assert np.all(u.total <= np.log(3) + 1e-12)
-    assert u.gate_share.max() > 0.05  # somewhere the experts disagree
+    assert u.gate.max() > 0.05  # somewhere the experts disagree
 
 
 def test_one_expert_per_row_leaves_the_gate_no_share(classifier):
     moe, X = classifier
     hard = copy.deepcopy(moe).set_params(routing="hard")
     u = hard.predict_uncertainty(X)
-    np.testing.assert_array_equal(u.gate_share, 0.0)
+    np.testing.assert_array_equal(u.gate, 0.0)
     np.testing.assert_allclose(u.total, entr(hard.predict_proba(X)).sum(axis=1))
     single = MixtureOfExpertsClassifier(n_experts=1, random_state=0).fit(
         X, moe.predict(X)
     )
-    np.testing.assert_array_equal(single.predict_uncertainty(X).gate_share, 0.0)
+    np.testing.assert_array_equal(single.predict_uncertainty(X).gate, 0.0)
