@@ -28,6 +28,7 @@ from skmoe._driver import DATA_READERS, FitConfig, train
 from skmoe._fitted import FittedMixtureMixin
 from skmoe._gate import SoftmaxGate
 from skmoe._gradient import plain_state, restored_state
+from skmoe._nested import check_own_densities
 from skmoe._partial_fit import MiniBatchMixin
 from skmoe._parts import Fitted, Problem
 from skmoe._progress import (
@@ -298,7 +299,12 @@ class BaseMixtureOfExperts(
                 "expert needs rows to fit."
             )
         batch_size = reader.batch_size(self.batch_size, n_samples, self.n_experts)
-        family = self._new_family()
+        family = check_own_densities(
+            [self._expert_prototype()],
+            self._new_family(),
+            default_family=getattr(self, "family", None) in (None, "gaussian"),
+            classifier=is_classifier(self),
+        )
         y, target = reader.target(family, y, sample_weight)
         self._learn_target(family)
         self._resolve_columns()

@@ -262,7 +262,10 @@ class FittedMixtureMixin:
 
 
 def _expert_n_parameters(expert):
-    """Free parameters of a fitted linear expert (``coef_`` and ``intercept_``)."""
+    """Free parameters of a fitted linear expert (``coef_`` and ``intercept_``),
+    or of a nested mixture (its own count)."""
+    if hasattr(expert, "_n_parameters"):
+        return expert._n_parameters()
     coef = getattr(expert, "coef_", None)
     if coef is None:
         raise ValueError(

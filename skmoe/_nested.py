@@ -1,0 +1,136 @@
+"""Experts with a conditional density of their own: hierarchical mixtures.
+
+An expert that is itself a skmoe mixture (or any estimator whose
+``score_samples(X, y)`` gives ``log p(y | x)`` per row and whose ``fit`` takes
+``sample_weight``) contributes that density to the outer E-step, not a noise
+family around its mean: the outer model is then exactly a hierarchical mixture
+of experts, ``p(y | x) = sum_k g_k(x) p_k(y | x)`` with ``p_k`` the inner
+mixture's own, and depth is just nesting. Its weighted ``fit`` is its M-step,
+warm-started from its last fit (``_updaters.NestedFit``), so that each outer
+iteration costs a few inner ones.
+"""
+
+import inspect
+import warnings
+
+import numpy as np
+from sklearn.base import is_classifier
+
+from skmoe.families import Family
+
+
+def has_own_density(expert):
+    """Whether ``expert`` gives its own conditional log-density
+    ``score_samples(X, y)`` (a skmoe mixture does)."""
+    score_samples = getattr(expert, "score_samples", None)
+    if not callable(score_samples):
+        return False
+    try:
+        parameters = inspect.signature(score_samples).parameters
+    except (TypeError, ValueError):
+        return False
+    return "y" in parameters
+
+
+def check_own_densities(experts, family, default_family, classifier):
+    """The family of a model over ``experts``: ``family`` when none has a density
+    of its own, an :class:`OwnDensity` over it when all do; an error otherwise,
+    naming the experts, before any work."""
+    own = [has_own_density(expert) for expert in experts]
+    if not any(own):
+        return family
+    if not all(own):
+        flat = [repr(e) for e, has in zip(experts, own, strict=True) if not has][0]
+        raise ValueError(
+            "a mixture whose experts include mixtures (or other experts with "
+            "their own conditional density) needs that density of every expert; "
+            f"{flat} has none. Wrap it as a one-expert mixture, "
+            "MixtureOfExpertsRegressor(expert=..., n_experts=1) (or the "
+            "classifier), to give it the family's density."
+        )
+    for expert in experts:
+        if is_classifier(expert) != classifier:
+            task = "classifier" if classifier else "regressor"
+            raise ValueError(
+                f"{expert!r} cannot be an expert of a {task}: a nested mixture "
+                "must solve the outer model's task (a regressor inside a "
+                "regressor, a classifier inside a classifier)."
+            )
+    if not default_family:
+        raise ValueError(
+            f"family={family!r} would apply to experts without a density of "
+            "their own, and every expert here has one: set the family on the "
+            "inner mixtures instead."
+        )
+    return OwnDensity(family)
+
+
+class OwnDensity(Family):
+    """Each expert's own conditional log-density, ``expert.score_samples(X, y)``.
+
+    The family of a hierarchical mixture: no parameters of its own (the inner
+    mixtures hold theirs); the target is checked and encoded by ``family``, the
+    task's family (the regressor's or the classifier's), which also gives the
+    experts' predictions.
+
+    Parameters
+    ----------
+    family : Family
+        The task's family: Gaussian for a regressor, Categorical for a
+        classifier.
+    """
+
+    output = "conditional log-density"
+    non_finite_output = "gave a NaN or infinite log-density"
+    mini_batch = False
+
+    def __init__(self, family):
+        self.family = family
+
+    @property
+    def name(self):
+        return "own-density (nested mixture)"
+
+    @property
+    def classes_(self):
+        return self.family.classes_
+
+    def prepare(self, y, sample_weight):
+        return self.family.prepare(y, sample_weight)
+
+    def declare(self, y, classes=None, partial=False):
+        return self.family.declare(y, classes, partial)
+
+    def encode(self, y):
+        return self.family.encode(y)
+
+    def init_columns(self, target):
+        return self.family.init_columns(target)
+
+    def check_expert(self, expert):
+        if not has_own_density(expert):
+            raise ValueError(f"{expert!r} has no score_samples(X, y).")
+
+    def predict(self, expert, X):
+        return self.family.predict(expert, X)
+
+    def expert_output(self, expert, X, target):
+        y = self._decode(target)
+        with warnings.catch_warnings():
+            # An inner model's own warnings belong to its fit, not to each E-step.
+            warnings.simplefilter("ignore")
+            return np.asarray(expert.score_samples(X, y), dtype=np.float64)
+
+    def _decode(self, target):
+        classes = getattr(self.family, "classes_", None)
+        return target if classes is None else classes[target]
+
+    def log_likelihood(self, outputs, target, out=None):
+        if out is None:
+            return outputs.copy()
+        if out is not outputs:
+            out[...] = outputs
+        return out
+
+    def n_parameters(self, n_experts):
+        return 0
