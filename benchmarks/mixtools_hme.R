@@ -131,7 +131,7 @@ rows <- function(name, seed, fit) {
   )
   frame <- data.frame(
     fit = name, seed = seed, parameter = names(values),
-    value = sprintf("%.12g", values)
+    value = sprintf("%.17g", values)
   )
   rbind(frame, data.frame(
     fit = name, seed = seed, parameter = "mixtools_version",
