@@ -40,7 +40,7 @@ def check_own_densities(experts, family, default_family, classifier):
     if not any(own):
         return family
     if not all(own):
-        flat = [repr(e) for e, has in zip(experts, own, strict=True) if not has][0]
+        flat = next(repr(e) for e, has in zip(experts, own, strict=True) if not has)
         raise ValueError(
             "a mixture whose experts include mixtures (or other experts with "
             "their own conditional density) needs that density of every expert; "

@@ -283,7 +283,9 @@ class NestedFit(WeightedFit):
         try:
             self._fit_quietly(refit, context)
         finally:
-            expert.set_params(warm_start=asked["warm_start"], max_iter=asked["max_iter"])
+            expert.set_params(
+                warm_start=asked["warm_start"], max_iter=asked["max_iter"]
+            )
 
     def _fit_quietly(self, refit, context):
         with warnings.catch_warnings():
