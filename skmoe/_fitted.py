@@ -6,6 +6,8 @@ fitted model), BIC and AIC, and the routed mixing of the experts' predictions th
 ``predict`` and ``predict_proba`` use.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -80,7 +82,7 @@ class FittedMixtureMixin:
 
     # ---- public methods
 
-    def predict_gate_proba(self, X):
+    def predict_gate_proba(self, X, level=1):
         """Gate probabilities: how much each expert is trusted at each sample.
 
         Parameters
@@ -88,10 +90,19 @@ class FittedMixtureMixin:
         X : array-like of shape (n_samples, n_features)
             Input samples.
 
+        level : int or None, default=1
+            In a hierarchical mixture (experts that are mixtures), how deep to
+            read: 1 is this model's gate; at level ``l`` each expert that is a
+            mixture is replaced by its own nodes at level ``l - 1``, each with
+            the product of the gates along its path; None reads down to the
+            leaves. An expert that is not a mixture stays one column at every
+            level. The columns are in path order: expert 0's nodes first.
+
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_experts)
-            ``g_k(x)``; rows sum to one.
+        proba : ndarray of shape (n_samples, n_nodes)
+            ``g_k(x)`` (at level 1), or the products along the paths; rows sum
+            to one.
 
         Examples
         --------
@@ -103,8 +114,27 @@ class FittedMixtureMixin:
         >>> proba.shape, proba.sum(axis=1).round(12).tolist()
         ((3, 2), [1.0, 1.0, 1.0])
         """
-        X = self._validate_X(X)
-        return self.gate_.predict_proba(self._gate_inputs(X))
+        if level is not None and (
+            isinstance(level, bool) or not isinstance(level, Integral) or level < 1
+        ):
+            raise ValueError(f"level must be an integer >= 1 or None; got {level!r}.")
+        return self._path_proba(self._validate_X(X), level)
+
+    def _path_proba(self, X, level):
+        """``predict_gate_proba(X, level)`` of validated ``X``."""
+        proba = self.gate_.predict_proba(self._gate_inputs(X))
+        if level == 1:
+            return proba
+        X_expert = self._expert_inputs(X)
+        deeper = None if level is None else level - 1
+        return np.hstack(
+            [
+                proba[:, [k]] * expert._path_proba(expert._validate_X(X_expert), deeper)
+                if isinstance(expert, FittedMixtureMixin)
+                else proba[:, [k]]
+                for k, expert in enumerate(self.experts_)
+            ]
+        )
 
     def predict_gate(self, X):
         """The expert each sample is routed to: the gate's most probable one.

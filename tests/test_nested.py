@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, make_hierarchy
 from skmoe.datasets import make_hierarchical_moe_regression, make_moe_classification
 
 
@@ -141,3 +141,76 @@ def test_a_tree_is_a_gaussian_expert_not_a_density():
     ).fit(X, y)
     assert type(model.family_).__name__ == "Gaussian"
     assert isinstance(model.experts_[0], DecisionTreeRegressor)
+
+
+class _CountingLine(LinearRegression):
+    """A line that counts the rows it is asked to predict."""
+
+    predicted_rows = 0
+
+    def predict(self, X):
+        type(self).predicted_rows += len(X)
+        return super().predict(X)
+
+
+def test_make_hierarchy_builds_the_balanced_tree():
+    tree = make_hierarchy(Ridge(alpha=0.5), depth=3, branching=3, tol=1e-7)
+    levels = []
+    node = tree
+    while isinstance(node, MixtureOfExpertsRegressor):
+        levels.append((node.n_experts, node.n_init, node.tol))
+        node = node.expert
+    assert levels == [(3, 3, 1e-7), (3, 1, 1e-7), (3, 1, 1e-7)]
+    assert isinstance(node, Ridge) and node.alpha == 0.5
+    classifier = make_hierarchy(LogisticRegression(), depth=2)
+    assert isinstance(classifier.expert, MixtureOfExpertsClassifier)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"depth": 0}, "depth must be an integer >= 1"),
+        ({"branching": 1}, "branching must be an integer >= 2"),
+        ({"depth": True}, "depth must be an integer >= 1"),
+        ({"n_experts": 3}, "sets each level's expert and n_experts"),
+    ],
+)
+def test_make_hierarchy_refuses_bad_shapes(params, match):
+    with pytest.raises(ValueError, match=match):
+        make_hierarchy(LinearRegression(), **params)
+
+
+def test_gate_probabilities_at_every_level(hierarchy):
+    model, X, _, _ = hierarchy
+    top = model.predict_gate_proba(X)
+    np.testing.assert_array_equal(model.predict_gate_proba(X, level=1), top)
+    leaves = model.predict_gate_proba(X, level=2)
+    expected = np.hstack(
+        [top[:, [k]] * e.predict_gate_proba(X) for k, e in enumerate(model.experts_)]
+    )
+    np.testing.assert_allclose(leaves, expected, rtol=1e-14)
+    np.testing.assert_array_equal(model.predict_gate_proba(X, level=None), leaves)
+    np.testing.assert_array_equal(model.predict_gate_proba(X, level=7), leaves)
+    np.testing.assert_allclose(leaves.sum(axis=1), 1.0)
+    for level in (0, 1.5, True):
+        with pytest.raises(ValueError, match="level must be an integer >= 1 or None"):
+            model.predict_gate_proba(X, level=level)
+
+
+def test_hard_routing_descends_only_the_chosen_branches():
+    X, y = make_hierarchical_moe_regression(n_samples=600, depth=3, random_state=2)
+    tree = make_hierarchy(
+        _CountingLine(), depth=3, n_init=1, max_iter=15, routing="hard", random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        tree.fit(X, y)
+    _CountingLine.predicted_rows = 0
+    prediction = tree.predict(X)
+    # One leaf per row, not eight.
+    assert _CountingLine.predicted_rows == len(X)
+    leaves = tree.predict_gate_proba(X, level=None)
+    assert leaves.shape == (len(X), 8)
+    rows = np.arange(len(X))
+    chosen = leaves.argmax(axis=1)
+    assert np.isfinite(prediction).all() and chosen.shape == rows.shape
