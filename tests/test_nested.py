@@ -211,6 +211,4 @@ def test_hard_routing_descends_only_the_chosen_branches():
     assert _CountingLine.predicted_rows == len(X)
     leaves = tree.predict_gate_proba(X, level=None)
     assert leaves.shape == (len(X), 8)
-    rows = np.arange(len(X))
-    chosen = leaves.argmax(axis=1)
-    assert np.isfinite(prediction).all() and chosen.shape == rows.shape
+    assert np.isfinite(prediction).all()
