@@ -21,8 +21,12 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
 
     Parameters
     ----------
-    expert : regressor, default=None
-        The expert, cloned once per expert. With ``solver="em"`` its ``fit``
+    expert : regressor or list of (str, regressor) tuples, default=None
+        The expert, cloned once per expert; or a list of ``(name, estimator)``
+        pairs, one expert each, in order: unique names, non-empty, without
+        ``"__"``; an entry is reachable as ``expert__<name>`` and its
+        parameters as ``expert__<name>__<param>`` (see the user guide's "A list
+        of different experts"). With ``solver="em"`` its ``fit``
         must take ``sample_weight``; with ``solver="gradient"`` it must have a
         ``partial_fit`` taking ``sample_weight``, or be a plain
         ``LinearRegression`` or ``Ridge``. ``None`` means the family's default:
@@ -42,9 +46,11 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         so on. The family's fitted parameters are the attributes below. See the
         user guide's "Families" page.
 
-    n_experts : int, default=2
-        Number of experts; ``fit`` needs at least as many rows. ``collapse="drop"``
-        may leave fewer in the fitted model (``n_experts_``).
+    n_experts : int, default=None
+        Number of experts; ``None`` means 2 for a single ``expert`` and the
+        list's length for a list of experts, which an explicit value must then
+        equal. ``fit`` needs at least as many rows. ``collapse="drop"`` may leave
+        fewer in the fitted model (``n_experts_``).
 
     gate : SoftmaxGate, default=None
         The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
@@ -199,6 +205,15 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
     experts_ : list of fitted regressors
         The experts.
 
+    expert_names_ : list of str
+        The experts' names, in the order of ``experts_``: a list's own names
+        (an expert dropped by ``collapse="drop"`` takes its name along), else
+        ``"expert 0"``, ``"expert 1"``, ... The summary, the displays and the
+        coefficient table label the experts by them.
+
+    named_experts_ : Bunch
+        The fitted experts by name.
+
     gate_ : SoftmaxGate
         The fitted gate.
 
@@ -281,7 +296,7 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         expert=None,
         *,
         family="gaussian",
-        n_experts=2,
+        n_experts=None,
         gate=None,
         gate_features=None,
         expert_features=None,

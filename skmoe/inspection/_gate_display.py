@@ -8,6 +8,8 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from skmoe.inspection._plotting import (
     expert_colors,
+    expert_labels,
+    fitted_expert_names,
     lighten,
     new_axes,
 )
@@ -130,6 +132,10 @@ class GateDisplay:
         Each data row's class (a classifier given ``y``): the points' marker
         shows it, as the colour shows the expert, with a legend of the classes.
 
+    expert_names : list of str, default=None
+        The experts' labels in the legends (``from_estimator`` passes the
+        model's ``expert_names_``); None labels them ``"expert k"``.
+
     Attributes
     ----------
     lines_ : list of matplotlib Line2D
@@ -190,6 +196,7 @@ class GateDisplay:
         expert_predictions=None,
         held_features=(),
         classes=None,
+        expert_names=None,
     ):
         self.grid = grid
         self.gate_proba = gate_proba
@@ -200,6 +207,7 @@ class GateDisplay:
         self.expert_predictions = expert_predictions
         self.held_features = held_features
         self.classes = classes
+        self.expert_names = expert_names
 
     @classmethod
     def from_estimator(
@@ -335,6 +343,7 @@ class GateDisplay:
             expert_predictions=expert_predictions,
             held_features=held,
             classes=y if y is not None and is_classifier(estimator) else None,
+            expert_names=fitted_expert_names(estimator),
         )
         return display.plot(ax=ax)
 
@@ -402,6 +411,9 @@ class GateDisplay:
             scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
         return scatter
 
+    def _labels(self):
+        return expert_labels(self.expert_names, self.gate_proba.shape[-1])
+
     def _plot_gate_curves(self, colors, legend):
         ax = self.ax_
         self.lines_ = []
@@ -411,7 +423,7 @@ class GateDisplay:
                 self.gate_proba[:, k],
                 color=colors[k],
                 lw=2,
-                label=f"expert {k}",
+                label=self._labels()[k],
             )
             self.lines_.append(line)
         ax.set_xlim(self.grid[0], self.grid[-1])
@@ -460,7 +472,7 @@ class GateDisplay:
                 self.expert_predictions[:, k],
                 color=colors[k],
                 lw=2.5,
-                label=f"expert {k}",
+                label=self._labels()[k],
             )
             self.expert_lines_.append(line)
         ax.set_ylabel("y")
@@ -518,7 +530,7 @@ class GateDisplay:
         ]
         legend = ax.legend(
             handles,
-            [f"expert {k}" for k in range(n_experts)],
+            self._labels(),
             title="expert",
             fontsize="small",
             title_fontsize="small",

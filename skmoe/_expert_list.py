@@ -1,0 +1,223 @@
+"""A list of different experts: ``expert=[(name, estimator), ...]``, one expert each.
+
+The face's ``expert`` parameter takes one estimator, cloned into ``n_experts``
+slots, or a list of ``(name, estimator)`` pairs, scikit-learn's convention of
+``VotingRegressor`` and ``StackingRegressor``: one expert per pair, in order, so
+the list fixes the number of experts. This module owns what the list changes at
+the face:
+
+- :func:`resolve_n_experts`, the number of experts a fit asks for (``n_experts``
+  defaults to None: 2 for a single expert, the list's length for a list);
+- :func:`check_entries` and :func:`check_experts`: the list's shape and names,
+  then every entry against the model's kind, its family and its solver, before
+  any work, with errors that name the entry;
+- :func:`slot_prototypes`, the unfitted expert of each slot the driver fits, and
+  :func:`slot_names`, the names the fitted experts carry (``expert_names_``);
+- the nested parameters ``expert__<name>`` and ``expert__<name>__<param>``
+  (:func:`nested_expert_params`, :func:`set_nested_expert_params`).
+
+The training driver never sees a list: it gets one unfitted expert per slot, as
+it always did, and its :class:`~skmoe._parts.Parts` carry each expert's slot so
+that a dropped expert's name goes with it.
+"""
+
+from sklearn.base import is_classifier, is_regressor
+from sklearn.utils import Bunch
+
+from skmoe._updaters import check_expert
+
+#: ``n_experts`` when it is None and ``expert`` is a single estimator.
+DEFAULT_N_EXPERTS = 2
+
+
+def is_expert_list(expert):
+    """Whether the ``expert`` parameter is a list of ``(name, estimator)`` pairs."""
+    return isinstance(expert, list)
+
+
+def check_entries(expert):
+    """Raise ValueError unless ``expert`` is a valid list of named estimators.
+
+    Each entry must be a ``(name, estimator)`` pair whose estimator has ``fit``
+    and ``predict``; the names must be non-empty strings without ``"__"`` (the
+    separator of nested parameters), all different.
+    """
+    if not expert:
+        raise ValueError(
+            "expert is an empty list: give one (name, estimator) pair per expert."
+        )
+    seen = set()
+    for index, entry in enumerate(expert):
+        if not (isinstance(entry, tuple | list) and len(entry) == 2):
+            raise ValueError(
+                f"expert[{index}] is {entry!r}: each entry of an expert list must "
+                "be a (name, estimator) pair."
+            )
+        name, estimator = entry
+        if not isinstance(name, str):
+            raise ValueError(
+                f"expert[{index}] is named {name!r}: an expert's name must be a "
+                "str."
+            )
+        if not name or "__" in name:
+            raise ValueError(
+                f"expert[{index}] is named {name!r}: an expert's name must be "
+                "non-empty and must not contain '__', which separates nested "
+                "parameters (expert__<name>__<param>)."
+            )
+        if name in seen:
+            raise ValueError(
+                f"expert[{index}] is named {name!r}, as an earlier entry is: the "
+                "names of an expert list must be unique."
+            )
+        seen.add(name)
+        if isinstance(estimator, type) or not all(
+            callable(getattr(estimator, method, None)) for method in ("fit", "predict")
+        ):
+            raise ValueError(
+                f"expert[{index}] ({name!r}) is {estimator!r}, which is not an "
+                "estimator with fit and predict."
+            )
+
+
+def resolve_n_experts(estimator):
+    """The number of experts ``estimator`` asks for, from ``n_experts`` and ``expert``.
+
+    ``n_experts=None`` means 2 for a single expert and the list's length for a
+    list; an explicit ``n_experts`` must then equal that length.
+    """
+    n_experts, expert = estimator.n_experts, estimator.expert
+    if not is_expert_list(expert):
+        return DEFAULT_N_EXPERTS if n_experts is None else n_experts
+    check_entries(expert)
+    if n_experts is not None and n_experts != len(expert):
+        raise ValueError(
+            f"n_experts={n_experts} but expert lists {len(expert)} experts: a list "
+            "of (name, estimator) pairs fixes the number of experts; leave "
+            "n_experts=None or set it to the list's length."
+        )
+    return len(expert)
+
+
+def slot_prototypes(estimator, slots):
+    """The unfitted expert of each of ``slots`` (indices into the list)."""
+    if is_expert_list(estimator.expert):
+        return [estimator.expert[slot][1] for slot in slots]
+    prototype = estimator._expert_prototype()
+    return [prototype] * len(slots)
+
+
+def slot_names(estimator, slots):
+    """The names of the experts in ``slots``, as ``expert_names_`` holds them.
+
+    A list's own names; for a single expert ``"expert 0"``, ``"expert 1"``, ...
+    by position in the fitted model, the labels the summary always printed.
+    """
+    if is_expert_list(estimator.expert):
+        return [estimator.expert[slot][0] for slot in slots]
+    return [f"expert {k}" for k in range(len(slots))]
+
+
+def check_experts(estimator, solver, family, unit_weight=True):
+    """:func:`~skmoe._updaters.check_expert` for every expert, naming a list's entry.
+
+    A list's entries are first checked against the model's kind: a classifier in
+    a regressor's list (or the reverse) is refused.
+    """
+    if not is_expert_list(estimator.expert):
+        check_expert(estimator._expert_prototype(), solver, family, unit_weight)
+        return
+    model_is_classifier = is_classifier(estimator)
+    for name, entry in estimator.expert:
+        label = f"expert {name!r} ({type(entry).__name__})"
+        if model_is_classifier and is_regressor(entry):
+            raise ValueError(
+                f"{label} is a regressor, but {type(estimator).__name__}'s "
+                "experts must be classifiers with predict_proba."
+            )
+        if not model_is_classifier and is_classifier(entry):
+            raise ValueError(
+                f"{label} is a classifier, but {type(estimator).__name__}'s "
+                "experts must be regressors."
+            )
+        try:
+            check_expert(entry, solver, family, unit_weight)
+        except ValueError as error:
+            raise ValueError(f"{label}: {error}") from error
+
+
+def expert_signature(estimator, experts, slots, hash_expert):
+    """Whether the fitted ``experts`` (at ``slots``) are what ``expert`` asks for.
+
+    Each fitted expert's parameters, by ``hash_expert``, must be those of its
+    slot's prototype and, for a list, its name that of its slot.
+    """
+    prototypes = slot_prototypes(estimator, slots)
+    same = all(
+        hash_expert(fitted) == hash_expert(prototype)
+        for fitted, prototype in zip(experts, prototypes, strict=True)
+    )
+    if same and is_expert_list(estimator.expert):
+        names = getattr(estimator, "expert_names_", None)
+        same = names == slot_names(estimator, slots)
+    return same
+
+
+def named_experts(estimator):
+    """``named_experts_``: a Bunch of the fitted experts by name."""
+    return Bunch(**dict(zip(estimator.expert_names_, estimator.experts_, strict=True)))
+
+
+# ---- nested parameters
+
+
+def nested_expert_params(expert):
+    """``expert__<name>`` and ``expert__<name>__<param>`` of an expert list."""
+    params = {}
+    for entry in expert:
+        # get_params must not fail on a list that fit would refuse.
+        if not (isinstance(entry, tuple | list) and len(entry) == 2):
+            continue
+        name, entry = entry
+        if not isinstance(name, str):
+            continue
+        params[f"expert__{name}"] = entry
+        if hasattr(entry, "get_params") and not isinstance(entry, type):
+            for key, value in entry.get_params(deep=True).items():
+                params[f"expert__{name}__{key}"] = value
+    return params
+
+
+def set_nested_expert_params(estimator, params):
+    """Set the ``expert__...`` entries of ``params`` on an expert list; return the rest.
+
+    ``expert__<name>=est`` replaces one entry (in a new list, as scikit-learn's
+    compositions do); ``expert__<name>__<param>=v`` sets a parameter of one
+    entry. A name not in the list is a ValueError naming the valid ones.
+    """
+    if not is_expert_list(estimator.expert) or "expert" in params:
+        return params
+    rest = {key: value for key, value in params.items() if not key.startswith("expert__")}
+    nested = {key[len("expert__") :]: v for key, v in params.items() if key not in rest}
+    if not nested:
+        return params
+    entries = list(estimator.expert)
+    names = [entry[0] for entry in entries]
+    by_entry = {}
+    for key, value in nested.items():
+        name, _, sub = key.partition("__")
+        if name not in names:
+            raise ValueError(
+                f"Invalid parameter 'expert__{key}' for estimator "
+                f"{type(estimator).__name__}: the expert list has no entry named "
+                f"{name!r} (its names: {names})."
+            )
+        if sub:
+            by_entry.setdefault(name, {})[sub] = value
+        else:
+            entries[names.index(name)] = (name, value)
+    if entries != list(estimator.expert):
+        estimator.expert = entries
+    for name, sub_params in by_entry.items():
+        entries[names.index(name)][1].set_params(**sub_params)
+    return rest
