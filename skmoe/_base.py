@@ -421,9 +421,7 @@ class BaseMixtureOfExperts(
         if changed_alpha:
             gate._start_penalty()  # an "auto" penalty continues, another starts
         fitted = fitted._replace(gate=gate)
-        if expert_signature(
-            self, fitted.experts, self._fitted_slots(), _expert_hash
-        ):
+        if expert_signature(self, fitted.experts, self._fitted_slots(), _expert_hash):
             return fitted, None
         if self.solver == "gradient":
             raise ValueError(

@@ -56,8 +56,7 @@ def check_entries(expert):
         name, estimator = entry
         if not isinstance(name, str):
             raise ValueError(
-                f"expert[{index}] is named {name!r}: an expert's name must be a "
-                "str."
+                f"expert[{index}] is named {name!r}: an expert's name must be a str."
             )
         if not name or "__" in name:
             raise ValueError(
@@ -197,8 +196,9 @@ def set_nested_expert_params(estimator, params):
     """
     if not is_expert_list(estimator.expert) or "expert" in params:
         return params
-    rest = {key: value for key, value in params.items() if not key.startswith("expert__")}
-    nested = {key[len("expert__") :]: v for key, v in params.items() if key not in rest}
+    prefix = "expert__"
+    rest = {key: v for key, v in params.items() if not key.startswith(prefix)}
+    nested = {key[len(prefix) :]: v for key, v in params.items() if key not in rest}
     if not nested:
         return params
     entries = list(estimator.expert)

@@ -14,9 +14,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
+from skmoe._expert_list import check_experts, resolve_n_experts
 from skmoe._gradient import partial_fit_steps, resolve_batch_size
 from skmoe._routing import check_routing
-from skmoe._expert_list import check_experts, resolve_n_experts
 from skmoe._validation import check_fit_weights, check_init
 
 

@@ -1,4 +1,5 @@
-"""Data with a known ground truth: mixtures of experts, flexmix's NPreg, a line and a step."""
+"""Data with a known ground truth: mixtures of experts, flexmix's NPreg, a line
+beside a step."""
 
 from numbers import Real
 

@@ -68,9 +68,7 @@ def parameter_blocks(model, expert_names, gate_names):
         own = [(name, value[k]) for name, value, shared in family if not shared]
         if own:
             names, values = zip(*own, strict=True)
-            blocks.append(
-                Block(labels[k], list(names), np.array(values), "family", k)
-            )
+            blocks.append(Block(labels[k], list(names), np.array(values), "family", k))
     for name, value, shared in family:
         if shared:
             blocks.append(Block(SHARED, [name], np.array([value[0]]), "family", None))

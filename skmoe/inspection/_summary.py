@@ -325,7 +325,7 @@ class MixtureSummary:
                 continue
             keys = list(dict.fromkeys(key for c in columns for key in c))
             lines.append(title)
-            header = [""] + labels
+            header = ["", *labels]
             rows = [
                 [name if label is None else f"class {label}: {name}"]
                 + [
