@@ -26,13 +26,10 @@ from skmoe._collapse import COLLAPSE_ACTIONS
 from skmoe._docs import DocLinkMixin
 from skmoe._driver import DATA_READERS, FitConfig, train
 from skmoe._expert_list import (
+    NestedParamsMixin,
     check_experts,
     expert_signature,
-    is_expert_list,
-    named_experts,
-    nested_expert_params,
     resolve_n_experts,
-    set_nested_expert_params,
     slot_names,
     slot_prototypes,
 )
@@ -69,6 +66,7 @@ class BaseMixtureOfExperts(
     FittedMixtureMixin,
     MiniBatchMixin,
     CallbackSupportMixin,
+    NestedParamsMixin,
     BaseEstimator,
     metaclass=ABCMeta,
 ):
@@ -187,86 +185,6 @@ class BaseMixtureOfExperts(
         return ()
 
     # ---- parameters
-
-    def set_params(self, **params):
-        """Set the parameters of this estimator.
-
-        As for any scikit-learn estimator, nested parameters are set as
-        ``gate__alpha`` or ``expert__fit_intercept``. Unlike most meta-estimators,
-        this also works when ``gate`` or ``expert`` is left at ``None``: the default
-        part is created first, so ``GridSearchCV`` can search ``gate__alpha`` without
-        the user spelling out ``gate=SoftmaxGate()``. Likewise the regressor's
-        ``family__df`` works with ``family="student_t"``: the named family becomes
-        the object ``StudentT()`` first.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : estimator instance
-            The estimator.
-
-        Examples
-        --------
-        >>> from skmoe import MixtureOfExpertsRegressor
-        >>> from skmoe.datasets import make_moe_regression
-        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
-        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
-        >>> moe.set_params(routing="hard").predict(X[:4]).shape
-        (4,)
-        >>> MixtureOfExpertsRegressor().set_params(gate__alpha=1e-3).gate
-        SoftmaxGate(alpha=0.001)
-
-        With a list of experts, ``expert__<name>`` replaces one entry and
-        ``expert__<name>__<param>`` sets a parameter of one entry:
-
-        >>> from sklearn.linear_model import LinearRegression
-        >>> from sklearn.tree import DecisionTreeRegressor
-        >>> moe = MixtureOfExpertsRegressor(
-        ...     [("line", LinearRegression()), ("step", DecisionTreeRegressor())]
-        ... )
-        >>> moe.set_params(expert__step__max_depth=2).expert[1]
-        ('step', DecisionTreeRegressor(max_depth=2))
-        """
-        if "expert" in params:
-            # As scikit-learn does, the part itself first, then its parameters.
-            super().set_params(expert=params.pop("expert"))
-        params = set_nested_expert_params(self, params)
-        defaults = {"gate": SoftmaxGate, "expert": self._default_expert}
-        for name, make_default in defaults.items():
-            nested = any(key.startswith(name + "__") for key in params)
-            if nested and getattr(self, name) is None and name not in params:
-                setattr(self, name, make_default())
-        return super().set_params(**params)
-
-    def get_params(self, deep=True):
-        """Get the parameters of this estimator.
-
-        With ``deep=True`` and a list of experts, also each entry as
-        ``expert__<name>`` and its parameters as ``expert__<name>__<param>``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            If True, also the parameters of the contained estimators.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = super().get_params(deep=deep)
-        if deep and is_expert_list(self.expert):
-            params.update(nested_expert_params(self.expert))
-        return params
-
-    @property
-    def named_experts_(self):
-        """The fitted experts by name (``expert_names_``), as a ``Bunch``."""
-        return named_experts(self)
 
     def _expert_prototype(self):
         return self._default_expert() if self.expert is None else self.expert

@@ -23,21 +23,17 @@ class MixtureOfExpertsClassifier(
     Parameters
     ----------
     expert : classifier or list of (str, classifier) tuples, default=None
-        The expert, cloned once per expert; or a list of ``(name, estimator)``
-        pairs, one expert each, in order: unique names, non-empty, without
-        ``"__"``; an entry is reachable as ``expert__<name>`` and its
-        parameters as ``expert__<name>__<param>`` (see the user guide's "A list
-        of different experts"). Each must have ``predict_proba``. With
-        ``solver="em"`` its ``fit`` must take ``sample_weight``; with
-        ``solver="gradient"`` it must have a ``partial_fit`` taking
-        ``sample_weight`` and ``classes`` (``SGDClassifier(loss="log_loss")``,
-        ``MLPClassifier``). ``None`` means ``LogisticRegression()``.
+        The expert, cloned once per expert, or a list of ``(name, estimator)``
+        pairs, one expert each (user guide: "A list of different experts").
+        Each must have ``predict_proba``. With ``solver="em"`` its ``fit`` must
+        take ``sample_weight``; with ``solver="gradient"`` it must have a
+        ``partial_fit`` taking ``sample_weight`` and ``classes``
+        (``SGDClassifier(loss="log_loss")``, ``MLPClassifier``). ``None`` means
+        ``LogisticRegression()``.
 
     n_experts : int, default=None
-        Number of experts; ``None`` means 2 for a single ``expert`` and the
-        list's length for a list of experts, which an explicit value must then
-        equal. ``fit`` needs at least as many rows. ``collapse="drop"`` may leave
-        fewer in the fitted model (``n_experts_``).
+        Number of experts: None is 2, or a list's length (the only value it can
+        then take). ``fit`` needs as many rows; ``collapse="drop"`` may leave fewer.
 
     gate : SoftmaxGate, default=None
         The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
@@ -195,14 +191,8 @@ class MixtureOfExpertsClassifier(
     experts_ : list of fitted classifiers
         The experts.
 
-    expert_names_ : list of str
-        The experts' names, in the order of ``experts_``: a list's own names
-        (an expert dropped by ``collapse="drop"`` takes its name along), else
-        ``"expert 0"``, ``"expert 1"``, ... The summary, the displays and the
-        coefficient table label the experts by them.
-
-    named_experts_ : Bunch
-        The fitted experts by name.
+    expert_names_, named_experts_ : list of str, Bunch
+        The experts' names (a list's, else ``"expert k"``); the experts by name.
 
     gate_ : SoftmaxGate
         The fitted gate.

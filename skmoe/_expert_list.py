@@ -24,6 +24,7 @@ that a dropped expert's name goes with it.
 from sklearn.base import is_classifier, is_regressor
 from sklearn.utils import Bunch
 
+from skmoe._gate import SoftmaxGate
 from skmoe._updaters import check_expert
 
 #: ``n_experts`` when it is None and ``expert`` is a single estimator.
@@ -162,15 +163,10 @@ def expert_signature(estimator, experts, slots, hash_expert):
     return same
 
 
-def named_experts(estimator):
-    """``named_experts_``: a Bunch of the fitted experts by name."""
-    return Bunch(**dict(zip(estimator.expert_names_, estimator.experts_, strict=True)))
-
-
 # ---- nested parameters
 
 
-def nested_expert_params(expert):
+def _nested_expert_params(expert):
     """``expert__<name>`` and ``expert__<name>__<param>`` of an expert list."""
     params = {}
     for entry in expert:
@@ -187,7 +183,7 @@ def nested_expert_params(expert):
     return params
 
 
-def set_nested_expert_params(estimator, params):
+def _set_nested_expert_params(estimator, params):
     """Set the ``expert__...`` entries of ``params`` on an expert list; return the rest.
 
     ``expert__<name>=est`` replaces one entry (in a new list, as scikit-learn's
@@ -221,3 +217,97 @@ def set_nested_expert_params(estimator, params):
     for name, sub_params in by_entry.items():
         entries[names.index(name)][1].set_params(**sub_params)
     return rest
+
+
+class NestedParamsMixin:
+    """The face's ``set_params`` and ``get_params``: nested parameters of a part
+    left at None (``gate__alpha`` with ``gate=None``) and of an expert list's
+    entries (``expert__<name>__<param>``); and ``named_experts_``."""
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        As for any scikit-learn estimator, nested parameters are set as
+        ``gate__alpha`` or ``expert__fit_intercept``. Unlike most meta-estimators,
+        this also works when ``gate`` or ``expert`` is left at ``None``: the default
+        part is created first, so ``GridSearchCV`` can search ``gate__alpha`` without
+        the user spelling out ``gate=SoftmaxGate()``. Likewise the regressor's
+        ``family__df`` works with ``family="student_t"``: the named family becomes
+        the object ``StudentT()`` first.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            The estimator.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+        >>> moe.set_params(routing="hard").predict(X[:4]).shape
+        (4,)
+        >>> MixtureOfExpertsRegressor().set_params(gate__alpha=1e-3).gate
+        SoftmaxGate(alpha=0.001)
+
+        With a list of experts, ``expert__<name>`` replaces one entry and
+        ``expert__<name>__<param>`` sets a parameter of one entry:
+
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from sklearn.tree import DecisionTreeRegressor
+        >>> moe = MixtureOfExpertsRegressor(
+        ...     [("line", LinearRegression()), ("step", DecisionTreeRegressor())]
+        ... )
+        >>> moe.set_params(expert__step__max_depth=2).expert[1]
+        ('step', DecisionTreeRegressor(max_depth=2))
+        """
+        if "expert" in params:
+            # As scikit-learn does, the part itself first, then its parameters.
+            super().set_params(expert=params.pop("expert"))
+        params = _set_nested_expert_params(self, params)
+        for name in {key.partition("__")[0] for key in params if "__" in key}:
+            part = None if name in params else self._nested_part(name)
+            if part is not None:
+                setattr(self, name, part)
+        return super().set_params(**params)
+
+    def _nested_part(self, name):
+        """The object that parameter ``name`` becomes for its nested parameters
+        to be set (the default gate for ``gate=None``), or None to leave it."""
+        if name == "gate" and self.gate is None:
+            return SoftmaxGate()
+        if name == "expert" and self.expert is None:
+            return self._default_expert()
+        return None
+
+    def get_params(self, deep=True):
+        """Get the parameters of this estimator.
+
+        With ``deep=True`` and a list of experts, also each entry as
+        ``expert__<name>`` and its parameters as ``expert__<name>__<param>``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also the parameters of the contained estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        if deep and is_expert_list(self.expert):
+            params.update(_nested_expert_params(self.expert))
+        return params
+
+    @property
+    def named_experts_(self):
+        """The fitted experts by name (``expert_names_``), as a ``Bunch``."""
+        return Bunch(**dict(zip(self.expert_names_, self.experts_, strict=True)))

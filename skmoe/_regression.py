@@ -22,17 +22,14 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
     Parameters
     ----------
     expert : regressor or list of (str, regressor) tuples, default=None
-        The expert, cloned once per expert; or a list of ``(name, estimator)``
-        pairs, one expert each, in order: unique names, non-empty, without
-        ``"__"``; an entry is reachable as ``expert__<name>`` and its
-        parameters as ``expert__<name>__<param>`` (see the user guide's "A list
-        of different experts"). With ``solver="em"`` its ``fit``
-        must take ``sample_weight``; with ``solver="gradient"`` it must have a
-        ``partial_fit`` taking ``sample_weight``, or be a plain
-        ``LinearRegression`` or ``Ridge``. ``None`` means the family's default:
-        ``LinearRegression()`` for ``"gaussian"`` and ``"student_t"``,
-        ``PoissonRegressor(alpha=0)`` for the counts, ``GammaRegressor(alpha=0)``
-        for ``"gamma"``.
+        The expert, cloned once per expert, or a list of ``(name, estimator)``
+        pairs, one expert each (user guide: "A list of different experts").
+        With ``solver="em"`` its ``fit`` must take ``sample_weight``; with
+        ``solver="gradient"`` it must have a ``partial_fit`` taking
+        ``sample_weight``, or be a plain ``LinearRegression`` or ``Ridge``.
+        ``None`` means the family's default: ``LinearRegression()`` for
+        ``"gaussian"`` and ``"student_t"``, ``PoissonRegressor(alpha=0)`` for
+        the counts, ``GammaRegressor(alpha=0)`` for ``"gamma"``.
 
     family : {"gaussian", "student_t", "poisson", "negative_binomial", "gamma"} \
             or Family, default="gaussian"
@@ -47,10 +44,8 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         user guide's "Families" page.
 
     n_experts : int, default=None
-        Number of experts; ``None`` means 2 for a single ``expert`` and the
-        list's length for a list of experts, which an explicit value must then
-        equal. ``fit`` needs at least as many rows. ``collapse="drop"`` may leave
-        fewer in the fitted model (``n_experts_``).
+        Number of experts: None is 2, or a list's length (the only value it can
+        then take). ``fit`` needs as many rows; ``collapse="drop"`` may leave fewer.
 
     gate : SoftmaxGate, default=None
         The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
@@ -205,14 +200,8 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
     experts_ : list of fitted regressors
         The experts.
 
-    expert_names_ : list of str
-        The experts' names, in the order of ``experts_``: a list's own names
-        (an expert dropped by ``collapse="drop"`` takes its name along), else
-        ``"expert 0"``, ``"expert 1"``, ... The summary, the displays and the
-        coefficient table label the experts by them.
-
-    named_experts_ : Bunch
-        The fitted experts by name.
+    expert_names_, named_experts_ : list of str, Bunch
+        The experts' names (a list's, else ``"expert k"``); the experts by name.
 
     gate_ : SoftmaxGate
         The fitted gate.
@@ -344,14 +333,11 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         )
         self.family = family
 
-    def set_params(self, **params):
+    def _nested_part(self, name):
         # As for gate=None: family__df works while family is a name.
-        nested = any(key.startswith("family__") for key in params)
-        if nested and isinstance(self.family, str) and "family" not in params:
-            self.family = REGRESSION_FAMILIES[self.family]()
-        return super().set_params(**params)
-
-    set_params.__doc__ = BaseMixtureOfExperts.set_params.__doc__
+        if name == "family" and isinstance(self.family, str):
+            return REGRESSION_FAMILIES[self.family]()
+        return super()._nested_part(name)
 
     def _default_expert(self):
         return self._family_prototype().default_expert() or LinearRegression()
