@@ -35,6 +35,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_classification, make_moe_regression
 from skmoe.families import Categorical
+from skmoe.inference import coefficient_table
 
 from test_validation import CountingClassifier, CountingRegressor, _State
 
@@ -100,6 +101,10 @@ def _method(name, X=None, y=None, with_y=False):
         getattr(moe, name)(*args)
 
     return call
+
+
+def _table(moe, X, y, **options):
+    coefficient_table(moe, X, y, **options)
 
 
 def _named(X):
@@ -395,6 +400,45 @@ CATALOGUE = [
              _method("score_samples", y=lambda y: _set(y, 7, 2), with_y=True),
              ValueError, r"y has labels never seen in fit: \[7\]",
              estimator="classifier"),
+    # ---- the predictive distribution and the coefficient table
+    BadInput("quantile_above_one",
+             lambda moe, X, y: moe.predict_quantiles(X, [0.5, 1.2]), ValueError,
+             r"quantiles must be in the open interval \(0, 1\); got \[0.5, 1.2\]"),
+    BadInput("quantile_zero", lambda moe, X, y: moe.predict_quantiles(X, [0.0]),
+             ValueError, r"quantiles must be in the open interval \(0, 1\)"),
+    BadInput("quantile_nan", lambda moe, X, y: moe.predict_quantiles(X, [np.nan]),
+             ValueError, r"open interval \(0, 1\); got \[nan\]"),
+    BadInput("interval_coverage_above_one",
+             lambda moe, X, y: moe.predict_interval(X, coverage=1.5), ValueError,
+             r"coverage must be in the open interval \(0, 1\); got 1.5"),
+    BadInput("interval_coverage_zero",
+             lambda moe, X, y: moe.predict_interval(X, coverage=0), ValueError,
+             r"coverage must be in the open interval \(0, 1\); got 0"),
+    BadInput("interval_unknown_kind",
+             lambda moe, X, y: moe.predict_interval(X, kind="widest"), ValueError,
+             "kind must be 'central' or 'highest_density'; got 'widest'"),
+    BadInput("sample_y_no_samples", lambda moe, X, y: moe.sample_y(X, 0), ValueError,
+             "n_samples must be at least 1; got 0"),
+    BadInput("quantiles_nan_in_X",
+             lambda moe, X, y: moe.predict_quantiles(_set(X, np.nan), [0.5]),
+             ValueError, "Input X contains NaN"),
+    BadInput("table_unknown_method",
+             lambda moe, X, y: _table(moe, X, y, method="jackknife"),
+             InvalidParameterError, "'method' parameter of coefficient_table"),
+    BadInput("table_one_resample",
+             lambda moe, X, y: _table(moe, X, y, method="bootstrap", n_resamples=1),
+             InvalidParameterError, "'n_resamples' parameter of coefficient_table"),
+    BadInput("table_confidence_level_one",
+             lambda moe, X, y: _table(moe, X, y, confidence_level=1.0),
+             InvalidParameterError, "'confidence_level' parameter of coefficient_"),
+    BadInput("table_of_a_gradient_fit", lambda moe, X, y: _table(moe, X, y),
+             ValueError, "method='observed' needs a model fitted by solver='em'",
+             params={"solver": "gradient"}),
+    BadInput("table_nan_in_y", lambda moe, X, y: _table(moe, X, _set(y, np.nan, 4)),
+             ValueError, "Input y contains NaN"),
+    BadInput("classifier_uncertainty_nan_in_X",
+             _method("predict_uncertainty", X=lambda X: _set(X, np.nan)), ValueError,
+             "Input X contains NaN", estimator="classifier"),
     # ---- before fit
     BadInput("predict_before_fit", _method("predict"), NotFittedError, _NOT_FITTED,
              fitted=False),
