@@ -376,20 +376,21 @@ class GateDisplay:
         check_matplotlib_support("GateDisplay.plot")
         n_experts = self.gate_proba.shape[-1]
         colors = expert_colors(n_experts)
+        labels = expert_labels(self.expert_names, n_experts)
         self.lines_ = self.expert_lines_ = self.scatter_ = self.surface_ = None
         self.ax_experts_ = None
         if len(self.feature_names) == 2:
             self.ax_ = new_axes(ax)
-            self._plot_regions(colors)
+            self._plot_regions(colors, labels)
             top = self.ax_
         elif self.expert_predictions is not None and self.y is not None:
             self.ax_experts_, self.ax_ = _split_axes(ax)
-            self._plot_experts(colors)
-            self._plot_gate_curves(colors, legend=False)
+            self._plot_experts(colors, labels)
+            self._plot_gate_curves(colors, labels, legend=False)
             top = self.ax_experts_
         else:
             self.ax_ = new_axes(ax)
-            self._plot_gate_curves(colors, legend=True)
+            self._plot_gate_curves(colors, labels, legend=True)
             top = self.ax_
         title = []
         if self.surface_ is not None and self.x_data is not None:
@@ -402,19 +403,7 @@ class GateDisplay:
         self.figure_ = self.ax_.figure
         return self
 
-    def _scatter(self, ax, x, y, colors, **kwargs):
-        point_colors = None if self.assigned is None else colors[self.assigned]
-        scatter = ax.scatter(x, y, c=point_colors, zorder=3, **kwargs)
-        if self.classes is not None:
-            # One collection still (scatter_), each point with its class's marker.
-            _, codes = np.unique(self.classes, return_inverse=True)
-            scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
-        return scatter
-
-    def _labels(self):
-        return expert_labels(self.expert_names, self.gate_proba.shape[-1])
-
-    def _plot_gate_curves(self, colors, legend):
+    def _plot_gate_curves(self, colors, labels, legend):
         ax = self.ax_
         self.lines_ = []
         for k in range(self.gate_proba.shape[1]):
@@ -423,7 +412,7 @@ class GateDisplay:
                 self.gate_proba[:, k],
                 color=colors[k],
                 lw=2,
-                label=self._labels()[k],
+                label=labels[k],
             )
             self.lines_.append(line)
         ax.set_xlim(self.grid[0], self.grid[-1])
@@ -442,7 +431,8 @@ class GateDisplay:
                     heights = 0.03 + 0.035 * codes
                     style = {"s": 16, "linewidths": 0.4}
                 ax.set_ylim(-0.12 - 1.5 * (heights.max() - 0.04), 1.04)
-                self.scatter_ = self._scatter(
+                self.scatter_ = _scatter(
+                    self,
                     ax,
                     self.x_data[:, 0],
                     heights,
@@ -454,9 +444,10 @@ class GateDisplay:
             legend = ax.legend(title="expert", fontsize="small", loc="best")
             _add_class_legend(ax, self.classes, legend, "center left")
 
-    def _plot_experts(self, colors):
+    def _plot_experts(self, colors, labels):
         ax = self.ax_experts_
-        self.scatter_ = self._scatter(
+        self.scatter_ = _scatter(
+            self,
             ax,
             self.x_data[:, 0],
             self.y,
@@ -472,7 +463,7 @@ class GateDisplay:
                 self.expert_predictions[:, k],
                 color=colors[k],
                 lw=2.5,
-                label=self._labels()[k],
+                label=labels[k],
             )
             self.expert_lines_.append(line)
         ax.set_ylabel("y")
@@ -484,7 +475,7 @@ class GateDisplay:
             loc="best",
         )
 
-    def _plot_regions(self, colors):
+    def _plot_regions(self, colors, labels):
         from matplotlib.colors import ListedColormap
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
@@ -504,7 +495,8 @@ class GateDisplay:
             rasterized=True,
         )
         if self.x_data is not None:
-            self.scatter_ = self._scatter(
+            self.scatter_ = _scatter(
+                self,
                 ax,
                 self.x_data[:, 0],
                 self.x_data[:, 1],
@@ -530,7 +522,7 @@ class GateDisplay:
         ]
         legend = ax.legend(
             handles,
-            self._labels(),
+            labels,
             title="expert",
             fontsize="small",
             title_fontsize="small",
@@ -542,6 +534,17 @@ class GateDisplay:
 
 
 _CLASS_MARKERS = "osD^vP*Xph"
+
+
+def _scatter(display, ax, x, y, colors, **kwargs):
+    """The data points, coloured by expert and marked by class where known."""
+    point_colors = None if display.assigned is None else colors[display.assigned]
+    scatter = ax.scatter(x, y, c=point_colors, zorder=3, **kwargs)
+    if display.classes is not None:
+        # One collection still (scatter_), each point with its class's marker.
+        _, codes = np.unique(display.classes, return_inverse=True)
+        scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
+    return scatter
 
 
 def _class_marker(code):
