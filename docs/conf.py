@@ -129,6 +129,7 @@ html_css_files = ["custom.css"]
 USER_GUIDE_ORDER = [
     "model",  # what a mixture of experts is
     "families",  # how y scatters around each expert: Gaussian, t, counts, Gamma
+    "expert_list",  # experts of different kinds, one each
     "dense_vs_moe",  # when it beats a single model
     "core",  # fitting by EM, parameter by parameter
     "training",  # EM / CEM / gradient, partial_fit (slot)

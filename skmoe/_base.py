@@ -25,6 +25,15 @@ from sklearn.utils.validation import validate_data
 from skmoe._collapse import COLLAPSE_ACTIONS
 from skmoe._docs import DocLinkMixin
 from skmoe._driver import DATA_READERS, FitConfig, train
+from skmoe._expert_list import (
+    NestedParamsMixin,
+    check_experts,
+    expert_signature,
+    labelled_experts,
+    resolve_n_experts,
+    slot_names,
+    slot_prototypes,
+)
 from skmoe._fitted import FittedMixtureMixin
 from skmoe._gate import SoftmaxGate
 from skmoe._gradient import plain_state, restored_state
@@ -37,7 +46,6 @@ from skmoe._progress import (
     root_progress,
 )
 from skmoe._routing import ROUTINGS, check_routing
-from skmoe._updaters import check_expert
 from skmoe._validation import (
     IntegerRange,
     check_init,
@@ -60,14 +68,17 @@ class BaseMixtureOfExperts(
     FittedMixtureMixin,
     MiniBatchMixin,
     CallbackSupportMixin,
+    NestedParamsMixin,
     BaseEstimator,
     metaclass=ABCMeta,
 ):
     """A mixture of experts fitted by EM; see the subclasses for the parameters."""
 
     _parameter_constraints = {
-        "expert": [HasMethods(["fit", "predict"]), None],
-        "n_experts": [IntegerRange(1, None, closed="left")],
+        # A list of (name, estimator) pairs is checked entry by entry at fit
+        # (skmoe._expert_list.check_entries), with errors that name the entry.
+        "expert": [HasMethods(["fit", "predict"]), list, None],
+        "n_experts": [IntegerRange(1, None, closed="left"), None],
         # EM drives the gate through SoftmaxGate's own solver, which is not a
         # public protocol (yet): any other object would fail inside the fit.
         "gate": [SoftmaxGate, None],
@@ -107,7 +118,7 @@ class BaseMixtureOfExperts(
         self,
         expert=None,
         *,
-        n_experts=2,
+        n_experts=None,
         gate=None,
         gate_features=None,
         expert_features=None,
@@ -177,45 +188,6 @@ class BaseMixtureOfExperts(
 
     # ---- parameters
 
-    def set_params(self, **params):
-        """Set the parameters of this estimator.
-
-        As for any scikit-learn estimator, nested parameters are set as
-        ``gate__alpha`` or ``expert__fit_intercept``. Unlike most meta-estimators,
-        this also works when ``gate`` or ``expert`` is left at ``None``: the default
-        part is created first, so ``GridSearchCV`` can search ``gate__alpha`` without
-        the user spelling out ``gate=SoftmaxGate()``. Likewise the regressor's
-        ``family__df`` works with ``family="student_t"``: the named family becomes
-        the object ``StudentT()`` first.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : estimator instance
-            The estimator.
-
-        Examples
-        --------
-        >>> from skmoe import MixtureOfExpertsRegressor
-        >>> from skmoe.datasets import make_moe_regression
-        >>> X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
-        >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
-        >>> moe.set_params(routing="hard").predict(X[:4]).shape
-        (4,)
-        >>> MixtureOfExpertsRegressor().set_params(gate__alpha=1e-3).gate
-        SoftmaxGate(alpha=0.001)
-        """
-        defaults = {"gate": SoftmaxGate, "expert": self._default_expert}
-        for name, make_default in defaults.items():
-            nested = any(key.startswith(name + "__") for key in params)
-            if nested and getattr(self, name) is None and name not in params:
-                setattr(self, name, make_default())
-        return super().set_params(**params)
-
     def _expert_prototype(self):
         return self._default_expert() if self.expert is None else self.expert
 
@@ -281,6 +253,7 @@ class BaseMixtureOfExperts(
             if fitted is None
             else self._warm_start_signature(self._n_experts_fitted)
         )
+        n_experts = resolve_n_experts(self)
         X, y = validate_data(
             self,
             X,
@@ -293,14 +266,14 @@ class BaseMixtureOfExperts(
         # One pass of max and min over X, without a copy (X may be a memmap).
         check_magnitude(X, "X")
         n_samples = X.shape[0]
-        if n_samples < self.n_experts:
+        if n_samples < n_experts:
             raise ValueError(
-                f"n_samples={n_samples} should be >= n_experts={self.n_experts}: each "
+                f"n_samples={n_samples} should be >= n_experts={n_experts}: each "
                 "expert needs rows to fit."
             )
-        batch_size = reader.batch_size(self.batch_size, n_samples, self.n_experts)
+        batch_size = reader.batch_size(self.batch_size, n_samples, n_experts)
         family = check_own_densities(
-            [self._expert_prototype()],
+            labelled_experts(self),
             self._new_family(),
             default_family=getattr(self, "family", None) in (None, "gaussian"),
             classifier=is_classifier(self),
@@ -308,38 +281,40 @@ class BaseMixtureOfExperts(
         y, target = reader.target(family, y, sample_weight)
         self._learn_target(family)
         self._resolve_columns()
-        init = check_init(self.init, n_samples, self.n_experts)
-        check_init_size(self.init_size, self.n_experts)
-        check_routing(self.routing, self.top_k, self.n_experts)
+        init = check_init(self.init, n_samples, n_experts)
+        check_init_size(self.init_size, n_experts)
+        check_routing(self.routing, self.top_k, n_experts)
         unit_weight = sample_weight is None or bool(np.all(sample_weight == 1.0))
-        check_expert(self._expert_prototype(), self.solver, family, unit_weight)
+        check_experts(self, self.solver, family, unit_weight)
         if (
             fitted is not None
-            and self._warm_start_signature(self.n_experts) != previous_signature
+            and self._warm_start_signature(n_experts) != previous_signature
         ):
             raise ValueError(
                 "warm_start=True continues the previous fit, which needs the same "
                 "n_experts, features and classes; refit with warm_start=False."
             )
 
-        n_experts, n_restarts = self.n_experts, self.n_init
+        requested, n_restarts = n_experts, self.n_init
+        slots = list(range(n_experts))
         if fitted is not None:
             fitted, warm_init = self._continuation(fitted, X, y)
             n_restarts = 1
+            slots = self._fitted_slots()
             if warm_init is not None:
-                init, n_experts = warm_init, warm_init.shape[1]
-        problem = self._problem(X, y, target, sample_weight, family, n_experts)
+                init = warm_init
+        problem = self._problem(X, y, target, sample_weight, family, slots)
         config = self._config(init, batch_size, n_restarts)
         progress = root_progress(self, n_restarts, self._fitted_attributes)
         progress.begin(X=X, y=y)
         run = train(problem, config, progress, fitted)
-        self._store(run.parts, run.mini_batch_state)
+        self._store(run.parts, run.mini_batch_state, slots)
         self.n_iter_ = run.n_iter
         self.converged_ = run.converged
         self.log_likelihood_ = run.log_likelihood
         self.log_likelihood_curve_ = np.asarray(run.curve)
         self.collapsed_ = run.collapses
-        self._n_experts_fitted = self.n_experts
+        self._n_experts_fitted = requested
         self._warn_about(run)
         progress.end(X=X, y=y)
         return self
@@ -371,8 +346,7 @@ class BaseMixtureOfExperts(
         if changed_alpha:
             gate._start_penalty()  # an "auto" penalty continues, another starts
         fitted = fitted._replace(gate=gate)
-        expert = joblib.hash(clone(self._expert_prototype()))
-        if all(joblib.hash(clone(e)) == expert for e in fitted.experts):
+        if expert_signature(self, fitted.experts, self._fitted_slots(), _expert_hash):
             return fitted, None
         if self.solver == "gradient":
             raise ValueError(
@@ -382,8 +356,8 @@ class BaseMixtureOfExperts(
             )
         return None, self._e_step(X, y)[1]
 
-    def _problem(self, X, y, target, sample_weight, family, n_experts):
-        expert = self._expert_prototype()
+    def _problem(self, X, y, target, sample_weight, family, slots):
+        """The training problem, with the unfitted expert of each of ``slots``."""
         return Problem(
             X=X,
             y=y,
@@ -392,7 +366,7 @@ class BaseMixtureOfExperts(
             gate_columns=self.gate_features_,
             expert_columns=self.expert_features_,
             family=family,
-            experts=[expert] * n_experts,
+            experts=slot_prototypes(self, slots),
             gate=self._gate_prototype(),
         )
 
@@ -419,13 +393,20 @@ class BaseMixtureOfExperts(
         state = getattr(self, "_mini_batch_state", None)
         return Fitted(self.experts_, self.gate_, self.family_, state)
 
-    def _store(self, parts, mini_batch_state):
+    def _store(self, parts, mini_batch_state, slots):
         """Keep ``parts`` (and the state mini-batch training goes on from) as the
-        fitted model."""
+        fitted model; ``slots`` are the slots of the experts the parts started
+        with, so that each fitted expert keeps its name."""
         for name, value in self._fitted_attributes(parts).items():
             setattr(self, name, value)
         self._mini_batch_state = mini_batch_state
         self.n_experts_ = len(self.experts_)
+        self._expert_slots = [slots[slot] for slot in parts.slots]
+        self.expert_names_ = slot_names(self, self._expert_slots)
+
+    def _fitted_slots(self):
+        """The slot of each fitted expert (models fitted before lists: in order)."""
+        return getattr(self, "_expert_slots", list(range(len(self.experts_))))
 
     def _fitted_attributes(self, parts):
         """Attributes that make a copy of this estimator predict with ``parts``."""
@@ -442,7 +423,7 @@ class BaseMixtureOfExperts(
                 f"{len(run.collapses)} expert collapse(s) during EM (share of the "
                 f"data below collapse_threshold={self.collapse_threshold}); "
                 f"collapse={self.collapse!r} left {self.n_experts_} of "
-                f"{self.n_experts} experts. See collapsed_ for each event.",
+                f"{self._n_experts_fitted} experts. See collapsed_ for each event.",
                 ExpertCollapseWarning,
                 stacklevel=5,
             )
@@ -476,3 +457,8 @@ class BaseMixtureOfExperts(
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _expert_hash(expert):
+    """An expert's parameters, fitted or not, as one hash."""
+    return joblib.hash(clone(expert))

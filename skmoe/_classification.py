@@ -22,16 +22,18 @@ class MixtureOfExpertsClassifier(
 
     Parameters
     ----------
-    expert : classifier, default=None
-        The expert, cloned once per expert; it must have ``predict_proba``. With
-        ``solver="em"`` its ``fit`` must take ``sample_weight``; with
-        ``solver="gradient"`` it must have a ``partial_fit`` taking
-        ``sample_weight`` and ``classes`` (``SGDClassifier(loss="log_loss")``,
-        ``MLPClassifier``). ``None`` means ``LogisticRegression()``.
+    expert : classifier or list of (str, classifier) tuples, default=None
+        The expert, cloned once per expert, or a list of ``(name, estimator)``
+        pairs, one expert each (user guide: "A list of different experts").
+        Each must have ``predict_proba``. With ``solver="em"`` its ``fit`` must
+        take ``sample_weight``; with ``solver="gradient"`` it must have a
+        ``partial_fit`` taking ``sample_weight`` and ``classes``
+        (``SGDClassifier(loss="log_loss")``, ``MLPClassifier``). ``None`` means
+        ``LogisticRegression()``.
 
-    n_experts : int, default=2
-        Number of experts; ``fit`` needs at least as many rows. ``collapse="drop"``
-        may leave fewer in the fitted model (``n_experts_``).
+    n_experts : int, default=None
+        Number of experts: None is 2, or a list's length (the only value it can
+        then take). ``fit`` needs as many rows; ``collapse="drop"`` may leave fewer.
 
     gate : SoftmaxGate, default=None
         The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
@@ -188,6 +190,9 @@ class MixtureOfExpertsClassifier(
 
     experts_ : list of fitted classifiers
         The experts.
+
+    expert_names_, named_experts_ : list of str, Bunch
+        The experts' names (a list's, else ``"expert k"``); the experts by name.
 
     gate_ : SoftmaxGate
         The fitted gate.

@@ -34,28 +34,30 @@ def has_own_density(expert):
     return "y" in parameters
 
 
-def check_own_densities(experts, family, default_family, classifier):
-    """The family of a model over ``experts``: ``family`` when none has a density
-    of its own, an :class:`OwnDensity` over it when all do; an error otherwise,
-    naming the experts, before any work."""
-    own = [has_own_density(expert) for expert in experts]
+def check_own_densities(labelled, family, default_family, classifier):
+    """The family of a model over the ``(label, expert)`` pairs ``labelled``:
+    ``family`` when no expert has a density of its own, an :class:`OwnDensity`
+    over it when all do; an error otherwise, naming the entry, before any work."""
+    own = [has_own_density(expert) for _, expert in labelled]
     if not any(own):
         return family
     if not all(own):
-        flat = next(repr(e) for e, has in zip(experts, own, strict=True) if not has)
+        name, flat = next(
+            entry for entry, has in zip(labelled, own, strict=True) if not has
+        )
         raise ValueError(
             "a mixture whose experts include mixtures (or other experts with "
             "their own conditional density) needs that density of every expert; "
-            f"{flat} has none. Wrap it as a one-expert mixture, "
+            f"{name} {flat!r} has none. Wrap it as a one-expert mixture, "
             "MixtureOfExpertsRegressor(expert=..., n_experts=1) (or the "
             "classifier), to give it the family's density."
         )
-    for expert in experts:
+    for name, expert in labelled:
         if is_classifier(expert) != classifier:
             task = "classifier" if classifier else "regressor"
             raise ValueError(
-                f"{expert!r} cannot be an expert of a {task}: a nested mixture "
-                "must solve the outer model's task (a regressor inside a "
+                f"{name} {expert!r} cannot be an expert of a {task}: a nested "
+                "mixture must solve the outer model's task (a regressor inside a "
                 "regressor, a classifier inside a classifier)."
             )
     if not default_family:

@@ -14,9 +14,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
+from skmoe._expert_list import check_experts, resolve_n_experts
 from skmoe._gradient import partial_fit_steps, resolve_batch_size
 from skmoe._routing import check_routing
-from skmoe._updaters import check_expert
 from skmoe._validation import check_fit_weights, check_init
 
 
@@ -51,6 +51,7 @@ class MiniBatchMixin:
     def _partial_fit(self, X, y, sample_weight, classes):
         """One mini-batch step per batch of ``(X, y)``; see ``partial_fit``."""
         first = not hasattr(self, "experts_")
+        n_experts = resolve_n_experts(self)
         X, y = validate_data(
             self,
             X,
@@ -62,24 +63,25 @@ class MiniBatchMixin:
         sample_weight = check_fit_weights(sample_weight, X)
         n_samples = X.shape[0]
         batch_size = resolve_batch_size(
-            self.batch_size, n_samples, self.n_experts, strict=False
+            self.batch_size, n_samples, n_experts, strict=False
         )
         init = self.init
         if first:
-            if n_samples < self.n_experts:
+            if n_samples < n_experts:
                 raise ValueError(
                     f"the first partial_fit call has {n_samples} samples; it needs "
-                    f">= n_experts={self.n_experts} to initialise every expert."
+                    f">= n_experts={n_experts} to initialise every expert."
                 )
             self._resolve_columns()
-            init = check_init(self.init, n_samples, self.n_experts)
-            check_routing(self.routing, self.top_k, self.n_experts)
+            init = check_init(self.init, n_samples, n_experts)
+            check_routing(self.routing, self.top_k, n_experts)
         family = self._new_family() if first else self.family_
         family.declare(y, classes, partial=True)
         self._learn_target(family)
-        check_expert(self._expert_prototype(), "gradient", family)
+        check_experts(self, "gradient", family)
 
-        problem = self._problem(X, y, None, sample_weight, family, self.n_experts)
+        slots = list(range(n_experts)) if first else self._fitted_slots()
+        problem = self._problem(X, y, None, sample_weight, family, slots)
         config = self._config(init, batch_size, 1)
         with threadpool_limits(1, user_api="blas"):
             seed = None
@@ -90,13 +92,13 @@ class MiniBatchMixin:
             parts, state, total, weight = partial_fit_steps(
                 problem, config, seed, None if first else self._fitted()
             )
-        self._store(parts, state)
+        self._store(parts, state, slots)
         if first:
             self.log_likelihood_curve_ = np.empty(0)
             self.n_iter_ = 0
             self.collapsed_ = []
             self.converged_ = False
-            self._n_experts_fitted = self.n_experts
+            self._n_experts_fitted = n_experts
         self.n_iter_ += 1
         if weight > 0:
             self.log_likelihood_ = total / weight

@@ -113,7 +113,10 @@ class Parts:
     ``experts_short`` says that the last M-step lowered some expert's objective
     without solving it (a generalised M-step): EM does not stop on such a step.
     ``latent`` holds the family's latent factors of the last E-step
-    (``Family.latent_weights``), which the next M-step reads.
+    (``Family.latent_weights``), which the next M-step reads. ``slots[k]`` is
+    the position of ``experts[k]`` among the experts the parts started with
+    (``Problem.experts``, or a warm start's fitted experts): dropping an expert
+    drops its slot, so that the face can name the experts that remain.
     """
 
     experts: list
@@ -122,11 +125,17 @@ class Parts:
     family: object
     experts_short: bool = False
     latent: np.ndarray | None = None
+    slots: list | None = None
+
+    def __post_init__(self):
+        if self.slots is None:
+            self.slots = list(range(len(self.experts)))
 
     def drop(self, k):
-        """Remove expert ``k`` with its updater, gate output and parameters."""
+        """Remove expert ``k`` with its updater, slot, gate output and parameters."""
         del self.experts[k]
         del self.updaters[k]
+        del self.slots[k]
         self.gate._drop_expert(k)
         self.family.drop_expert(k)
         if self.latent is not None:

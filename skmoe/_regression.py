@@ -21,14 +21,15 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
 
     Parameters
     ----------
-    expert : regressor, default=None
-        The expert, cloned once per expert. With ``solver="em"`` its ``fit``
-        must take ``sample_weight``; with ``solver="gradient"`` it must have a
-        ``partial_fit`` taking ``sample_weight``, or be a plain
-        ``LinearRegression`` or ``Ridge``. ``None`` means the family's default:
-        ``LinearRegression()`` for ``"gaussian"`` and ``"student_t"``,
-        ``PoissonRegressor(alpha=0)`` for the counts, ``GammaRegressor(alpha=0)``
-        for ``"gamma"``.
+    expert : regressor or list of (str, regressor) tuples, default=None
+        The expert, cloned once per expert, or a list of ``(name, estimator)``
+        pairs, one expert each (user guide: "A list of different experts").
+        With ``solver="em"`` its ``fit`` must take ``sample_weight``; with
+        ``solver="gradient"`` it must have a ``partial_fit`` taking
+        ``sample_weight``, or be a plain ``LinearRegression`` or ``Ridge``.
+        ``None`` means the family's default: ``LinearRegression()`` for
+        ``"gaussian"`` and ``"student_t"``, ``PoissonRegressor(alpha=0)`` for
+        the counts, ``GammaRegressor(alpha=0)`` for ``"gamma"``.
 
     family : {"gaussian", "student_t", "poisson", "negative_binomial", "gamma"} \
             or Family, default="gaussian"
@@ -42,9 +43,9 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         so on. The family's fitted parameters are the attributes below. See the
         user guide's "Families" page.
 
-    n_experts : int, default=2
-        Number of experts; ``fit`` needs at least as many rows. ``collapse="drop"``
-        may leave fewer in the fitted model (``n_experts_``).
+    n_experts : int, default=None
+        Number of experts: None is 2, or a list's length (the only value it can
+        then take). ``fit`` needs as many rows; ``collapse="drop"`` may leave fewer.
 
     gate : SoftmaxGate, default=None
         The gate, cloned at fit. ``None`` means ``SoftmaxGate()``. Its parameters
@@ -199,6 +200,9 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
     experts_ : list of fitted regressors
         The experts.
 
+    expert_names_, named_experts_ : list of str, Bunch
+        The experts' names (a list's, else ``"expert k"``); the experts by name.
+
     gate_ : SoftmaxGate
         The fitted gate.
 
@@ -281,7 +285,7 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         expert=None,
         *,
         family="gaussian",
-        n_experts=2,
+        n_experts=None,
         gate=None,
         gate_features=None,
         expert_features=None,
@@ -329,14 +333,11 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         )
         self.family = family
 
-    def set_params(self, **params):
+    def _nested_part(self, name):
         # As for gate=None: family__df works while family is a name.
-        nested = any(key.startswith("family__") for key in params)
-        if nested and isinstance(self.family, str) and "family" not in params:
-            self.family = REGRESSION_FAMILIES[self.family]()
-        return super().set_params(**params)
-
-    set_params.__doc__ = BaseMixtureOfExperts.set_params.__doc__
+        if name == "family" and isinstance(self.family, str):
+            return REGRESSION_FAMILIES[self.family]()
+        return super()._nested_part(name)
 
     def _default_expert(self):
         return self._family_prototype().default_expert() or LinearRegression()

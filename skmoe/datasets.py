@@ -1,5 +1,5 @@
-"""Data with a known ground truth: mixtures of experts, hierarchical ones and
-flexmix's NPreg."""
+"""Data with a known ground truth: mixtures of experts, hierarchical ones,
+flexmix's NPreg and a line beside a step."""
 
 import itertools
 from functools import partial
@@ -579,3 +579,53 @@ def make_npreg(n_per_class=100, *, random_state=None, return_params=False):
 def _npreg_curves(x):
     x = np.ravel(x)
     return np.column_stack([5.0 * x, 40.0 - (x - 5.0) ** 2])
+
+
+@validate_params(
+    {
+        "n_samples": [IntegerRange(1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_line_and_step(n_samples=600, *, noise=0.1, random_state=None):
+    """One input, two regimes of different shapes: a line and a step function.
+
+    ``x ~ U(-3, 3)``; for ``x < 0``, ``y = 1 + 2 x + e``; for ``x >= 0``,
+    ``y = 4`` where ``x > 1.5`` and ``-2`` elsewhere, plus ``e``;
+    ``e ~ noise N(0, 1)``. A linear expert fits the first regime and a shallow
+    tree the second, and neither kind fits both: the data of the user guide's
+    "A list of different experts".
+
+    Parameters
+    ----------
+    n_samples : int, default=600
+        Number of rows.
+
+    noise : float, default=0.1
+        Standard deviation of the Gaussian noise.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 1)
+        The single input ``x``.
+
+    y : ndarray of shape (n_samples,)
+        The target.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import make_line_and_step
+    >>> X, y = make_line_and_step(n_samples=5, random_state=0)
+    >>> X.shape, y.shape
+    ((5, 1), (5,))
+    """
+    rng = check_random_state(random_state)
+    x = rng.uniform(-3.0, 3.0, size=n_samples)
+    step = np.where(x > 1.5, 4.0, -2.0)
+    y = np.where(x < 0, 1.0 + 2.0 * x, step) + noise * rng.standard_normal(n_samples)
+    return x[:, None], y

@@ -123,6 +123,14 @@ def select_n_experts(
             "select_n_experts needs a skmoe mixture of experts; got "
             f"{type(estimator).__name__}."
         )
+    if isinstance(getattr(estimator, "expert", None), list):
+        raise ValueError(
+            "select_n_experts varies n_experts, but this estimator's expert is a "
+            f"list of {len(estimator.expert)} (name, estimator) pairs, which fixes "
+            "the number of experts. Compare lists of different lengths by their "
+            "fits (bic, aic, or a GridSearchCV over expert), or pass a single "
+            "expert."
+        )
     if strategy == "split" and not is_regressor(estimator):
         raise ValueError(
             "strategy='split' splits an expert by the sign of its residuals, which "

@@ -202,7 +202,7 @@ CATALOGUE = [
     BadInput("unknown_collapse", _fit(), InvalidParameterError,
              "The 'collapse' parameter .* Got 'keep'", params={"collapse": "keep"}),
     BadInput("zero_experts", _fit(), InvalidParameterError,
-             r"The 'n_experts' parameter .* range \[1, inf\)\. Got 0",
+             r"The 'n_experts' parameter .* range \[1, inf\) or None\. Got 0",
              params={"n_experts": 0}),
     BadInput("top_k_zero", _fit(), InvalidParameterError,
              r"The 'top_k' parameter .* range \[1, inf\)\. Got 0",
@@ -220,7 +220,8 @@ CATALOGUE = [
              r"The 'n_jobs' parameter .* Got 0 instead", params={"n_jobs": 0}),
     # True is an int to Python: these once reached KMeans and NumPy.
     BadInput("n_experts_boolean", _fit(), InvalidParameterError,
-             r"The 'n_experts' parameter .* an int in the range \[1, inf\)\. Got True",
+             r"The 'n_experts' parameter .* an int in the range \[1, inf\) or None\. "
+             r"Got True",
              params={"n_experts": True}),
     BadInput("top_k_boolean", _fit(), InvalidParameterError,
              r"The 'top_k' parameter .* Got True",

@@ -1,14 +1,21 @@
 """scikit-learn's estimator checks over the public estimators.
 
 The default estimators are checked as a user gets them (only ``random_state`` fixed);
-two more instances switch on the other code paths (top-k and hard routing, a gate that
-sees one column, sparse training, non-default experts and gate) at small cost. The
+more instances switch on the other code paths (top-k and hard routing, a gate that
+sees one column, sparse training, non-default experts and gate, a list of different
+experts, mini-batch training) at small cost. The
 checks expected to fail, each with its reason, live in one dict below.
 """
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    SGDClassifier,
+)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import shuffle
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -66,6 +73,25 @@ ESTIMATORS = [
         gate_features=[0],
         routing="hard",
         init="kmeans",
+        n_init=1,
+        max_iter=50,
+        random_state=0,
+    ),
+    # A list of different experts, one each (the serving path cannot take it).
+    MixtureOfExpertsRegressor(
+        expert=[
+            ("line", LinearRegression()),
+            ("tree", DecisionTreeRegressor(max_depth=2, random_state=0)),
+        ],
+        n_init=1,
+        max_iter=50,
+        random_state=0,
+    ),
+    MixtureOfExpertsClassifier(
+        expert=[
+            ("logit", LogisticRegression()),
+            ("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+        ],
         n_init=1,
         max_iter=50,
         random_state=0,

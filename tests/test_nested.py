@@ -133,6 +133,30 @@ def test_an_inner_classifier_in_a_regressor_is_refused():
         MixtureOfExpertsRegressor(expert=inner).fit(X, y)
 
 
+def test_a_list_mixing_a_mixture_and_a_flat_expert_names_the_flat_one():
+    X, y = make_hierarchical_moe_regression(n_samples=100, random_state=0)
+    model = MixtureOfExpertsRegressor(
+        expert=[("tree", _inner()), ("line", LinearRegression())]
+    )
+    with pytest.raises(ValueError, match="expert 'line' LinearRegression"):
+        model.fit(X, y)
+    assert not hasattr(model, "experts_")
+
+
+def test_a_list_of_different_inner_mixtures_is_a_hierarchy():
+    X, y = make_hierarchical_moe_regression(n_samples=600, random_state=1)
+    lines = _inner()
+    trees = _inner(expert=DecisionTreeRegressor(max_depth=2))
+    model = MixtureOfExpertsRegressor(
+        expert=[("lines", lines), ("trees", trees)], n_init=1, random_state=0
+    ).fit(X, y)
+    assert model.expert_names_ == ["lines", "trees"]
+    assert isinstance(model.named_experts_["trees"].experts_[0], DecisionTreeRegressor)
+    inner = np.column_stack([e.score_samples(X, y) for e in model.experts_])
+    expected = logsumexp(np.log(model.predict_gate_proba(X)) + inner, axis=1)
+    np.testing.assert_allclose(model.score_samples(X, y), expected, atol=1e-10)
+
+
 def test_a_tree_is_a_gaussian_expert_not_a_density():
     X, y = make_hierarchical_moe_regression(n_samples=200, random_state=0)
     model = MixtureOfExpertsRegressor(

@@ -25,7 +25,8 @@ class Block:
     Parameters
     ----------
     component : str
-        ``"expert k"``, ``"gate: expert k"`` or :data:`SHARED`.
+        The expert's name (``expert_names_``: ``"expert k"`` or a list's own
+        name), ``"gate: "`` and the name, or :data:`SHARED`.
 
     names : list of str
         The parameters' names, one per row.
@@ -57,16 +58,17 @@ def parameter_blocks(model, expert_names, gate_names):
     """
     blocks = []
     family = family_parameters(model.family_)
+    labels = getattr(model, "expert_names_", None) or [
+        f"expert {k}" for k in range(len(model.experts_))
+    ]
     for k, expert in enumerate(model.experts_):
         names, values = expert_coefficients(expert, expert_names)
         if names:
-            blocks.append(Block(f"expert {k}", names, values, "coefficients", expert=k))
+            blocks.append(Block(labels[k], names, values, "coefficients", expert=k))
         own = [(name, value[k]) for name, value, shared in family if not shared]
         if own:
             names, values = zip(*own, strict=True)
-            blocks.append(
-                Block(f"expert {k}", list(names), np.array(values), "family", k)
-            )
+            blocks.append(Block(labels[k], list(names), np.array(values), "family", k))
     for name, value, shared in family:
         if shared:
             blocks.append(Block(SHARED, [name], np.array([value[0]]), "family", None))
@@ -79,7 +81,7 @@ def parameter_blocks(model, expert_names, gate_names):
             ]
         )
         blocks.append(
-            Block(f"gate: expert {k}", ["intercept", *gate_names], values, "gate", k)
+            Block(f"gate: {labels[k]}", ["intercept", *gate_names], values, "gate", k)
         )
     return blocks
 

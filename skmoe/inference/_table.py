@@ -138,8 +138,9 @@ def coefficient_table(
     Returns
     -------
     table : pandas.DataFrame
-        Columns ``component`` (``"expert k"``, ``"all experts"`` or ``"gate:
-        expert k"``), ``parameter``, ``estimate``, ``std_error``, ``z``,
+        Columns ``component`` (the expert's name in ``expert_names_``:
+        ``"expert k"``, or a list's own name; ``"all experts"``; or ``"gate: "``
+        and the name), ``parameter``, ``estimate``, ``std_error``, ``z``,
         ``p_value`` (two-sided, of the parameter being zero), ``ci_low``,
         ``ci_high`` and ``estimable``. A family parameter is positive: its
         interval is computed on the log scale, and it has no test against zero

@@ -8,6 +8,8 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from skmoe.inspection._plotting import (
     expert_colors,
+    expert_labels,
+    fitted_expert_names,
     lighten,
     new_axes,
 )
@@ -130,6 +132,10 @@ class GateDisplay:
         Each data row's class (a classifier given ``y``): the points' marker
         shows it, as the colour shows the expert, with a legend of the classes.
 
+    expert_names : list of str, default=None
+        The experts' labels in the legends (``from_estimator`` passes the
+        model's ``expert_names_``); None labels them ``"expert k"``.
+
     Attributes
     ----------
     lines_ : list of matplotlib Line2D
@@ -190,6 +196,7 @@ class GateDisplay:
         expert_predictions=None,
         held_features=(),
         classes=None,
+        expert_names=None,
     ):
         self.grid = grid
         self.gate_proba = gate_proba
@@ -200,6 +207,7 @@ class GateDisplay:
         self.expert_predictions = expert_predictions
         self.held_features = held_features
         self.classes = classes
+        self.expert_names = expert_names
 
     @classmethod
     def from_estimator(
@@ -335,6 +343,7 @@ class GateDisplay:
             expert_predictions=expert_predictions,
             held_features=held,
             classes=y if y is not None and is_classifier(estimator) else None,
+            expert_names=fitted_expert_names(estimator),
         )
         return display.plot(ax=ax)
 
@@ -367,20 +376,21 @@ class GateDisplay:
         check_matplotlib_support("GateDisplay.plot")
         n_experts = self.gate_proba.shape[-1]
         colors = expert_colors(n_experts)
+        labels = expert_labels(self.expert_names, n_experts)
         self.lines_ = self.expert_lines_ = self.scatter_ = self.surface_ = None
         self.ax_experts_ = None
         if len(self.feature_names) == 2:
             self.ax_ = new_axes(ax)
-            self._plot_regions(colors)
+            self._plot_regions(colors, labels)
             top = self.ax_
         elif self.expert_predictions is not None and self.y is not None:
             self.ax_experts_, self.ax_ = _split_axes(ax)
-            self._plot_experts(colors)
-            self._plot_gate_curves(colors, legend=False)
+            self._plot_experts(colors, labels)
+            self._plot_gate_curves(colors, labels, legend=False)
             top = self.ax_experts_
         else:
             self.ax_ = new_axes(ax)
-            self._plot_gate_curves(colors, legend=True)
+            self._plot_gate_curves(colors, labels, legend=True)
             top = self.ax_
         title = []
         if self.surface_ is not None and self.x_data is not None:
@@ -393,16 +403,7 @@ class GateDisplay:
         self.figure_ = self.ax_.figure
         return self
 
-    def _scatter(self, ax, x, y, colors, **kwargs):
-        point_colors = None if self.assigned is None else colors[self.assigned]
-        scatter = ax.scatter(x, y, c=point_colors, zorder=3, **kwargs)
-        if self.classes is not None:
-            # One collection still (scatter_), each point with its class's marker.
-            _, codes = np.unique(self.classes, return_inverse=True)
-            scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
-        return scatter
-
-    def _plot_gate_curves(self, colors, legend):
+    def _plot_gate_curves(self, colors, labels, legend):
         ax = self.ax_
         self.lines_ = []
         for k in range(self.gate_proba.shape[1]):
@@ -411,7 +412,7 @@ class GateDisplay:
                 self.gate_proba[:, k],
                 color=colors[k],
                 lw=2,
-                label=f"expert {k}",
+                label=labels[k],
             )
             self.lines_.append(line)
         ax.set_xlim(self.grid[0], self.grid[-1])
@@ -430,7 +431,8 @@ class GateDisplay:
                     heights = 0.03 + 0.035 * codes
                     style = {"s": 16, "linewidths": 0.4}
                 ax.set_ylim(-0.12 - 1.5 * (heights.max() - 0.04), 1.04)
-                self.scatter_ = self._scatter(
+                self.scatter_ = _scatter(
+                    self,
                     ax,
                     self.x_data[:, 0],
                     heights,
@@ -442,9 +444,10 @@ class GateDisplay:
             legend = ax.legend(title="expert", fontsize="small", loc="best")
             _add_class_legend(ax, self.classes, legend, "center left")
 
-    def _plot_experts(self, colors):
+    def _plot_experts(self, colors, labels):
         ax = self.ax_experts_
-        self.scatter_ = self._scatter(
+        self.scatter_ = _scatter(
+            self,
             ax,
             self.x_data[:, 0],
             self.y,
@@ -460,7 +463,7 @@ class GateDisplay:
                 self.expert_predictions[:, k],
                 color=colors[k],
                 lw=2.5,
-                label=f"expert {k}",
+                label=labels[k],
             )
             self.expert_lines_.append(line)
         ax.set_ylabel("y")
@@ -472,7 +475,7 @@ class GateDisplay:
             loc="best",
         )
 
-    def _plot_regions(self, colors):
+    def _plot_regions(self, colors, labels):
         from matplotlib.colors import ListedColormap
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
@@ -492,7 +495,8 @@ class GateDisplay:
             rasterized=True,
         )
         if self.x_data is not None:
-            self.scatter_ = self._scatter(
+            self.scatter_ = _scatter(
+                self,
                 ax,
                 self.x_data[:, 0],
                 self.x_data[:, 1],
@@ -518,7 +522,7 @@ class GateDisplay:
         ]
         legend = ax.legend(
             handles,
-            [f"expert {k}" for k in range(n_experts)],
+            labels,
             title="expert",
             fontsize="small",
             title_fontsize="small",
@@ -530,6 +534,17 @@ class GateDisplay:
 
 
 _CLASS_MARKERS = "osD^vP*Xph"
+
+
+def _scatter(display, ax, x, y, colors, **kwargs):
+    """The data points, coloured by expert and marked by class where known."""
+    point_colors = None if display.assigned is None else colors[display.assigned]
+    scatter = ax.scatter(x, y, c=point_colors, zorder=3, **kwargs)
+    if display.classes is not None:
+        # One collection still (scatter_), each point with its class's marker.
+        _, codes = np.unique(display.classes, return_inverse=True)
+        scatter.set_paths([_marker_path(_class_marker(c)) for c in codes])
+    return scatter
 
 
 def _class_marker(code):

@@ -28,3 +28,16 @@ def new_axes(ax):
     if ax is None:
         _, ax = plt.subplots()
     return ax
+
+
+def expert_labels(expert_names, n_experts):
+    """How a display labels each expert: its name, or ``"expert k"``."""
+    if expert_names is None:
+        return [f"expert {k}" for k in range(n_experts)]
+    return [str(name) for name in expert_names]
+
+
+def fitted_expert_names(estimator):
+    """A fitted mixture's ``expert_names_`` (None for a model fitted before them)."""
+    names = getattr(estimator, "expert_names_", None)
+    return None if names is None else list(names)

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from skmoe._base import SOLVER_NAMES
+from skmoe.inspection._plotting import expert_labels, fitted_expert_names
 from skmoe.inspection._unwrap import fitted_mixture
 
 
@@ -61,6 +62,11 @@ class ExpertSummary:
         say "never" (intercepts near minus infinity, slopes near zero), so they
         are left out of ``coefficients``; empty for a regressor.
 
+    name : str or None, default=None
+        The expert's name, as the estimator's ``expert_names_`` gives it (a
+        list's own names, else ``"expert k"``); the printed summary labels the
+        expert by it. None (a summary saved before names) prints ``"expert k"``.
+
     Examples
     --------
     >>> from skmoe import MixtureOfExpertsRegressor
@@ -83,6 +89,7 @@ class ExpertSummary:
     noise_scale: float | None
     family_parameters: dict = field(default_factory=dict)
     unseen_classes: list = field(default_factory=list)
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -283,9 +290,13 @@ class MixtureSummary:
         )
         header += family_names
         rows = []
+        labels = [
+            f"expert {k}" if e.name is None else e.name
+            for k, e in enumerate(self.experts)
+        ]
         for k, expert in enumerate(self.experts):
             row = [
-                f"expert {k}",
+                labels[k],
                 f"{expert.prior:.3f}",
                 str(expert.size),
                 f"{expert.mean_posterior:.3f}",
@@ -314,7 +325,7 @@ class MixtureSummary:
                 continue
             keys = list(dict.fromkeys(key for c in columns for key in c))
             lines.append(title)
-            header = [""] + [f"expert {k}" for k in range(n_experts)]
+            header = ["", *labels]
             rows = [
                 [name if label is None else f"class {label}: {name}"]
                 + [
@@ -326,7 +337,7 @@ class MixtureSummary:
             lines += _table(header, rows)
             if attribute == "coefficients":
                 lines += [
-                    f"(expert {k} sees no rows of class "
+                    f"({labels[k]} sees no rows of class "
                     f"{', '.join(map(str, e.unseen_classes))}: left out)"
                     for k, e in enumerate(self.experts)
                     if e.unseen_classes
@@ -457,6 +468,7 @@ def summary(estimator, X, y, *, inference=None, inference_params=None):
         if name != "noise_variance_"
     }
     unseen = _unseen_classes(estimator, posterior, y)
+    labels = expert_labels(fitted_expert_names(estimator), len(estimator.experts_))
     experts = []
     for k, expert in enumerate(estimator.experts_):
         gate_coefficients = None
@@ -480,6 +492,7 @@ def summary(estimator, X, y, *, inference=None, inference_params=None):
                     name: float(values[k]) for name, values in family_parameters.items()
                 },
                 unseen_classes=unseen[k],
+                name=labels[k],
             )
         )
     return MixtureSummary(

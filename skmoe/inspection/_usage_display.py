@@ -5,6 +5,8 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from skmoe.inspection._plotting import (
     expert_colors,
+    expert_labels,
+    fitted_expert_names,
     lighten,
     new_axes,
 )
@@ -28,6 +30,10 @@ class ExpertUsageDisplay:
 
     hard_share : ndarray of shape (n_experts,)
         Fraction of rows routed to each expert.
+
+    expert_names : list of str, default=None
+        The experts' labels (``from_estimator`` passes the model's
+        ``expert_names_``); None labels them ``"expert k"``.
 
     Attributes
     ----------
@@ -58,9 +64,10 @@ class ExpertUsageDisplay:
     >>> plt.close("all")
     """
 
-    def __init__(self, *, prior, hard_share):
+    def __init__(self, *, prior, hard_share, expert_names=None):
         self.prior = prior
         self.hard_share = hard_share
+        self.expert_names = expert_names
 
     @classmethod
     def from_estimator(cls, estimator, X, *, ax=None):
@@ -102,7 +109,11 @@ class ExpertUsageDisplay:
         gate_proba = estimator.predict_gate_proba(X)
         n_experts = gate_proba.shape[1]
         routed = np.bincount(np.argmax(gate_proba, axis=1), minlength=n_experts)
-        display = cls(prior=gate_proba.mean(axis=0), hard_share=routed / routed.sum())
+        display = cls(
+            prior=gate_proba.mean(axis=0),
+            hard_share=routed / routed.sum(),
+            expert_names=fitted_expert_names(estimator),
+        )
         return display.plot(ax=ax)
 
     def plot(self, ax=None):
@@ -152,7 +163,7 @@ class ExpertUsageDisplay:
         )
         for bars in (self.bars_prior_, self.bars_hard_):
             ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
-        ax.set_xticks(positions, [f"expert {k}" for k in range(n_experts)])
+        ax.set_xticks(positions, expert_labels(self.expert_names, n_experts))
         top = max(np.max(self.prior), np.max(self.hard_share))
         ax.set_ylim(0, min(1.0, top) * 1.25 + 0.02)
         ax.set_ylabel("share of samples")
