@@ -213,6 +213,33 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
     )
 
 
+def em_steps(data, parts, resp, config, first_iteration, n_steps):
+    """``n_steps`` EM iterations from ``resp``, with no test of convergence.
+
+    A nested mixture's M-step within an outer EM (``_nested.InnerEM``): each
+    iteration raises the weighted log-likelihood, which is all the outer EM
+    needs. ``first_iteration`` > 1 says that the gate saw these rows before.
+    Returns the last E-step's per-row log-likelihood and responsibilities.
+    """
+    for n_iter in range(first_iteration, first_iteration + n_steps):
+        if config.solver == "cem":
+            resp = _hard_assignments(resp)
+        outputs = m_step(parts, data, resp, config, n_iter, 1)
+        del resp
+        log_prob, resp = e_step(parts, data, outputs)
+        del outputs
+        collapsed, _ = collapsed_experts(
+            resp, data.sample_weight, config.collapse_threshold
+        )
+        if collapsed.size and len(parts.experts) > 1:
+            resp, actions = handle_collapse(
+                config.collapse, parts, resp, log_prob, collapsed
+            )
+            if "dropped" in actions.values():
+                log_prob, resp = e_step(parts, data)
+    return log_prob, resp
+
+
 def m_step(parts, data, resp, config, iteration, expert_jobs, solve_experts=True):
     """Refit gate, experts and family parameters; return the experts' new outputs.
 

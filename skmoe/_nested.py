@@ -5,20 +5,31 @@ An expert that is itself a skmoe mixture (or any estimator whose
 ``sample_weight``) contributes that density to the outer E-step, not a noise
 family around its mean: the outer model is then exactly a hierarchical mixture
 of experts, ``p(y | x) = sum_k g_k(x) p_k(y | x)`` with ``p_k`` the inner
-mixture's own, and depth is just nesting. Its weighted ``fit`` is its M-step,
-warm-started from its last fit (``_updaters.NestedFit``), so that each outer
-iteration costs a few inner ones.
+mixture's own, and depth is just nesting. Its weighted ``fit`` is its M-step
+(:class:`InnerEM`): the first fits it from scratch; every later M-step on the
+same rows takes ``NESTED_STEPS`` EM iterations of the inner mixture on its own
+parts, with the outer responsibilities as sample weights, so that an outer
+iteration costs one inner iteration and nothing of the inner ``fit``'s
+validation and set-up.
 """
 
 import inspect
 import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.base import is_classifier
 
+from skmoe._em import e_step, em_steps
 from skmoe._fast_predict import fast_prediction
 from skmoe._fitted import FittedMixtureMixin
+from skmoe._parts import Data, Parts
+from skmoe._updaters import WeightedFit, em_updater
 from skmoe.families import Family
+
+#: EM iterations of a fitted nested mixture per outer M-step: each raises its
+#: weighted log-likelihood, all a generalised EM needs.
+NESTED_STEPS = 1
 
 
 def has_own_density(expert):
@@ -152,3 +163,155 @@ class OwnDensity(Family):
 
     def n_parameters(self, n_experts):
         return 0
+
+    def new_updater(self):
+        return InnerEM()
+
+
+@dataclass
+class _InnerState:
+    """A nested mixture's EM on the outer fit's rows, between outer M-steps.
+
+    ``parts`` are the inner model's own fitted parts (updated in place, so the
+    inner estimator always holds them); ``resp`` and ``log_prob`` are its last
+    E-step's responsibilities and per-row log-density; ``slots`` the inner
+    experts' slots when the state began.
+    """
+
+    data: Data
+    parts: Parts
+    config: object
+    slots: list
+    resp: np.ndarray
+    log_prob: np.ndarray
+    n_iter: int = 1
+
+
+class InnerEM(WeightedFit):
+    """The M-step of an expert with a density of its own.
+
+    A skmoe mixture fitted by EM, once fitted, takes its M-steps on all the
+    outer rows by its own EM run directly on its parts
+    (:func:`~skmoe._em.em_steps`), and its last E-step gives the outer E-step
+    its log-density without another pass. Its first fit, CEM's M-steps on an
+    expert's own rows and other experts with their own density call the
+    expert's weighted ``fit``, warm-started (``warm_start``, at most
+    ``NESTED_STEPS`` iterations) where it can be.
+    """
+
+    output = "conditional log-density"
+
+    def __init__(self):
+        super().__init__()
+        self.state = None
+
+    @classmethod
+    def fit_fast(cls, refits, context):
+        outputs = {}
+        for refit in refits:
+            if refit.rows is not None or refit.weight is None:
+                continue
+            updater, expert = refit.updater, refit.expert
+            if updater.state is None:
+                if not (_runs_em(expert) and hasattr(expert, "n_features_in_")):
+                    continue
+                # Fitted on other rows (a subsample's start, a warm start): its
+                # EM continues on these.
+                updater.state = _start_state(expert, context.data, n_iter=0)
+            updater._step(expert, updater.state, refit.weight)
+            outputs[refit.index] = updater.state.log_prob
+        return outputs, False
+
+    def _step(self, expert, state, weight):
+        weight = np.ascontiguousarray(weight)
+        data = replace(state.data, sample_weight=weight)
+        start = weight @ state.log_prob / weight.sum()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state.log_prob, state.resp = em_steps(
+                data,
+                state.parts,
+                state.resp,
+                state.config,
+                state.n_iter + 1,
+                NESTED_STEPS,
+            )
+        state.n_iter += NESTED_STEPS
+        log_likelihood = weight @ state.log_prob / weight.sum()
+        expert._store(state.parts, None, state.slots)
+        expert.n_iter_ += NESTED_STEPS
+        expert.log_likelihood_ = log_likelihood
+        expert.log_likelihood_curve_ = np.append(
+            expert.log_likelihood_curve_, log_likelihood
+        )
+        expert.converged_ = abs(log_likelihood - start) < state.config.tol
+        if expert.converged_ and state.parts.gate._relax(state.config.tol):
+            expert.converged_ = False  # on to the lighter penalty, as EM does
+        state.parts.gate._forget()
+
+    def fit(self, refit, context):
+        expert = refit.expert
+        self.state = None
+        warm = hasattr(expert, "n_features_in_") and "warm_start" in (
+            expert.get_params(deep=False)
+        )
+        if warm:
+            asked = expert.get_params(deep=False)
+            expert.set_params(
+                warm_start=True, max_iter=min(asked["max_iter"], NESTED_STEPS)
+            )
+        try:
+            with warnings.catch_warnings():
+                # The inner fit stops at its own tolerance at every outer
+                # iteration: its convergence warnings say nothing of the outer
+                # fit.
+                warnings.simplefilter("ignore")
+                super().fit(refit, context)
+        finally:
+            if warm:
+                expert.set_params(
+                    warm_start=asked["warm_start"], max_iter=asked["max_iter"]
+                )
+        if refit.rows is None and _runs_em(expert):
+            self.state = _start_state(expert, context.data)
+
+    def training_output(self, refit, context):
+        if self.state is not None:
+            return self.state.log_prob
+        return super().training_output(refit, context)
+
+    def forget(self):
+        self.state = None
+
+
+def _runs_em(expert):
+    return isinstance(expert, FittedMixtureMixin) and expert.solver in ("em", "cem")
+
+
+def _start_state(expert, outer, n_iter=1):
+    """The EM state of the fitted mixture ``expert`` on the outer rows ``outer``;
+    ``n_iter`` is the number of its iterations on these rows so far."""
+    problem = expert._problem(
+        outer.X_expert,
+        outer.y,
+        expert.family_.encode(outer.y),
+        np.ones(outer.X_expert.shape[0]),
+        expert.family_,
+        expert._fitted_slots(),
+    )
+    parts = Parts(
+        expert.experts_,
+        [em_updater(inner, expert.family_) for inner in expert.experts_],
+        expert.gate_,
+        expert.family_,
+    )
+    log_prob, resp = e_step(parts, problem.data)
+    return _InnerState(
+        problem.data,
+        parts,
+        expert._config(None, None, 1),
+        expert._fitted_slots(),
+        resp,
+        log_prob,
+        n_iter,
+    )

@@ -18,13 +18,15 @@ it over, so a model's experts and updaters can be copied apart.
 - :class:`PartialFit` and :class:`RunningLinear`: mini-batch steps, by the
   expert's ``partial_fit`` or by online EM on its normal equations.
 
+An expert with a density of its own (a nested mixture) gets the updater its
+family gives (``OwnDensity.new_updater``: ``_nested.InnerEM``).
+
 An updater class fits all its experts of one M-step together (``fit_fast``, a
 class method), so that a fast path can share its passes over the rows; an expert
 it cannot fit falls back on :meth:`WeightedFit.fit`.
 """
 
 import inspect
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,49 +258,10 @@ def _linear(expert, family):
     return family.output == NormalEquations.output and has_linear_fast_path(expert)
 
 
-#: EM iterations of a nested mixture per outer M-step, once it is fitted: each
-#: raises its weighted log-likelihood, all a generalised EM needs.
-NESTED_STEPS = 1
-
-
-class NestedFit(WeightedFit):
-    """An expert with a density of its own (a nested mixture), refitted by its
-    weighted ``fit``; once fitted, each refit continues from the last one
-    (``warm_start``), a few inner iterations instead of a new search."""
-
-    output = "conditional log-density"
-
-    def fit(self, refit, context):
-        expert = refit.expert
-        warm = hasattr(expert, "n_features_in_") and "warm_start" in (
-            expert.get_params(deep=False)
-        )
-        if not warm:
-            self._fit_quietly(refit, context)
-            return
-        asked = expert.get_params(deep=False)
-        expert.set_params(
-            warm_start=True, max_iter=min(asked["max_iter"], NESTED_STEPS)
-        )
-        try:
-            self._fit_quietly(refit, context)
-        finally:
-            expert.set_params(
-                warm_start=asked["warm_start"], max_iter=asked["max_iter"]
-            )
-
-    def _fit_quietly(self, refit, context):
-        with warnings.catch_warnings():
-            # The inner fit stops at its own tolerance at every outer
-            # iteration: its convergence warnings say nothing of the outer fit.
-            warnings.simplefilter("ignore")
-            super().fit(refit, context)
-
-
 def em_updater(expert, family):
     """The updater of ``expert`` in EM and CEM: a fast path where one fits."""
-    if family.output == NestedFit.output:
-        return NestedFit()
+    if family.output == "conditional log-density":
+        return family.new_updater()
     if _linear(expert, family):
         return NormalEquations()
     if family.output == LogisticNewton.output and has_logistic_fast_path(expert):

@@ -1,5 +1,6 @@
 """Mixtures as experts: hierarchical mixtures of experts by nesting."""
 
+import copy
 import pickle
 import warnings
 from itertools import permutations
@@ -12,6 +13,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, make_hierarchy
+from skmoe._nested import InnerEM, _start_state
+from skmoe._parts import Data
 from skmoe.datasets import make_hierarchical_moe_regression, make_moe_classification
 
 
@@ -103,6 +106,26 @@ def test_the_fitted_inner_models_keep_their_parameters(hierarchy):
         assert expert.warm_start is False
         assert expert.max_iter == 200
     assert pickle.loads(pickle.dumps(model)).score_samples is not None
+
+
+def test_an_inner_em_step_is_the_inner_models_own_weighted_em_step(hierarchy):
+    model, X, y, _ = hierarchy
+    weight = np.random.default_rng(0).uniform(0.1, 1.0, size=len(y))
+    direct, public = copy.deepcopy(model.experts_[0]), copy.deepcopy(model.experts_[0])
+    rows = Data(X_gate=X, X_expert=X, y=y, target=y, sample_weight=np.ones(len(y)))
+    state = _start_state(direct, rows, n_iter=0)
+    InnerEM()._step(direct, state, weight)
+    public.set_params(warm_start=True, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        public.fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(direct.gate_.coef_, public.gate_.coef_, rtol=1e-10)
+    for mine, theirs in zip(direct.experts_, public.experts_, strict=True):
+        np.testing.assert_allclose(mine.coef_, theirs.coef_, rtol=1e-10)
+    np.testing.assert_allclose(
+        direct.noise_variance_, public.noise_variance_, rtol=1e-10
+    )
+    np.testing.assert_allclose(state.log_prob, public.score_samples(X, y), atol=1e-10)
 
 
 def test_nested_classifier():
