@@ -144,6 +144,8 @@ class OwnDensity(Family):
         return self.family.predict(expert, X)
 
     def expert_output(self, expert, X, target):
+        if target is None:
+            return self.predict(expert, X)  # what predict_experts reads
         y = self._decode(target)
         with warnings.catch_warnings():
             # An inner model's own warnings belong to its fit, not to each E-step.

@@ -92,6 +92,83 @@ def distribution_builder(family):
 # ---- the fitted model's mixture
 
 
+def _is_hierarchy(estimator):
+    return estimator.family_.output == "conditional log-density"
+
+
+def _leaf_families(estimator):
+    if not _is_hierarchy(estimator):
+        return [estimator.family_]
+    return [family for inner in estimator.experts_ for family in _leaf_families(inner)]
+
+
+def check_predictive(estimator):
+    """Raise TypeError unless ``estimator``'s predictive distribution is known:
+    its family's, or for a hierarchy one family at every leaf."""
+    families = _leaf_families(estimator)
+    for family in families:
+        distribution_builder(family)
+    kinds = sorted({type(family).__name__ for family in families})
+    if len(kinds) > 1:
+        raise TypeError(
+            "a hierarchy's predictive distribution mixes its leaves' distributions, "
+            f"which needs one family at every leaf; its leaves have {kinds}."
+        )
+
+
+def predictive_mixture(estimator, X):
+    """The predictive mixture at validated ``X``; a hierarchy's is the mixture
+    of its experts' own predictive mixtures, each weighted by its gate."""
+    if not _is_hierarchy(estimator):
+        return routed_mixture(estimator, X, distribution_builder(estimator.family_))
+    weights = _routed_weights(estimator, X)
+    X_expert = estimator._expert_inputs(X)
+    mixtures = []
+    for index, expert in enumerate(estimator.experts_):
+        rows = np.flatnonzero(weights[:, index] > 0)
+        if rows.size:
+            inner = predictive_mixture(expert, X_expert[rows])
+            mixtures.append(_scattered(inner, rows, weights[rows, index], len(X)))
+    return Mixture(
+        np.hstack([mixture.weights for mixture in mixtures]),
+        mixtures[0].distribution,
+        {
+            name: np.hstack([mixture.params[name] for mixture in mixtures])
+            for name in mixtures[0].params
+        },
+    )
+
+
+def _routed_weights(estimator, X):
+    """The weight of every expert at every row, 0 where routing leaves it out."""
+    n_experts = len(estimator.experts_)
+    check_routing(estimator.routing, estimator.top_k, n_experts)
+    k = experts_per_row(estimator.routing, estimator.top_k, n_experts)
+    X_gate = estimator._gate_inputs(X)
+    if k == n_experts:
+        return estimator.gate_.predict_proba(X_gate)
+    selected = np.empty((X.shape[0], k), dtype=np.intp)
+    top = np.empty((X.shape[0], k))
+    top_k_experts(estimator.gate_.decision_function(X_gate), k, selected, top)
+    weights = np.zeros((X.shape[0], n_experts))
+    np.put_along_axis(weights, selected, top, axis=1)
+    return weights
+
+
+def _scattered(mixture, rows, weight, n_rows):
+    """``mixture`` of ``rows`` as a mixture of ``n_rows`` rows, its weights times
+    ``weight``; the other rows get weight 0 and the first row's (valid)
+    parameters."""
+    shape = (n_rows, mixture.weights.shape[1])
+    weights = np.zeros(shape)
+    weights[rows] = mixture.weights * weight[:, None]
+    params = {}
+    for name, value in mixture.params.items():
+        params[name] = np.repeat(value[:1], n_rows, axis=0)
+        params[name][rows] = value
+    return Mixture(weights, mixture.distribution, params)
+
+
 def routed_mixture(estimator, X, build):
     """The predictive mixture at validated ``X``: the experts ``routing`` selects
     per row, weighted as ``predict`` weighs them, each expert called on its own
@@ -142,8 +219,8 @@ class PredictiveMixin:
     def _predictive(self, X):
         """The predictive mixture at raw ``X``, every check made before any work."""
         check_is_fitted(self)
-        build = distribution_builder(self.family_)
-        return routed_mixture(self, self._validate_X(X), build)
+        check_predictive(self)
+        return predictive_mixture(self, self._validate_X(X))
 
     def sample_y(self, X, n_samples=1, random_state=None):
         """Draw targets from the predictive distribution.

@@ -7,6 +7,7 @@ from itertools import permutations
 
 import numpy as np
 import pytest
+from scipy import stats
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -126,6 +127,57 @@ def test_an_inner_em_step_is_the_inner_models_own_weighted_em_step(hierarchy):
         direct.noise_variance_, public.noise_variance_, rtol=1e-10
     )
     np.testing.assert_allclose(state.log_prob, public.score_samples(X, y), atol=1e-10)
+
+
+def _leaf_cdf(model, X, value):
+    leaves = model.predict_gate_proba(X, level=None)
+    inner = [leaf for expert in model.experts_ for leaf in expert.experts_]
+    sigma = np.sqrt(np.concatenate([e.noise_variance_ for e in model.experts_]))
+    means = np.column_stack([leaf.predict(X) for leaf in inner])
+    return (leaves * stats.norm.cdf((value[:, None] - means) / sigma)).sum(axis=1)
+
+
+def test_the_predictive_distribution_is_the_mixture_of_the_leaves(hierarchy):
+    model, X, *_ = hierarchy
+    rows = X[:50]
+    quantiles = model.predict_quantiles(rows, [0.1, 0.5, 0.9])
+    for column, level in enumerate([0.1, 0.5, 0.9]):
+        cdf = _leaf_cdf(model, rows, quantiles[:, column])
+        np.testing.assert_allclose(cdf, level, atol=1e-9)
+    draws = model.sample_y(rows[:5], n_samples=20_000, random_state=0)
+    spread = draws.std(axis=1) / np.sqrt(draws.shape[1])
+    assert np.all(np.abs(draws.mean(axis=1) - model.predict(rows[:5])) < 5 * spread)
+    assert model.predict_experts(rows).shape == (50, 2)
+
+
+def test_hard_routing_predicts_from_the_chosen_path_only(hierarchy):
+    model, X, *_ = hierarchy
+    hard = copy.deepcopy(model).set_params(routing="hard")
+    for expert in hard.experts_:
+        expert.set_params(routing="hard")
+    interval = hard.predict_interval(X[:200], coverage=0.8)
+    outer = model.predict_gate_proba(X[:200]).argmax(axis=1)
+    assert np.all(np.diff(interval, axis=1) > 0)
+    chosen = np.array(
+        [
+            model.experts_[k].predict_gate_proba(X[i : i + 1]).argmax() + 2 * k
+            for i, k in enumerate(outer)
+        ]
+    )
+    sigma = np.sqrt(np.concatenate([e.noise_variance_ for e in model.experts_]))
+    width = interval[:, 1] - interval[:, 0]
+    np.testing.assert_allclose(width, 2 * stats.norm.ppf(0.9) * sigma[chosen])
+
+
+def test_a_hierarchy_with_leaves_of_different_families_has_no_predictive():
+    X, y = make_hierarchical_moe_regression(n_samples=300, random_state=0)
+    model = MixtureOfExpertsRegressor(
+        expert=[("normal", _inner()), ("robust", _inner(family="student_t"))],
+        n_init=1,
+        random_state=0,
+    ).fit(X, y)
+    with pytest.raises(TypeError, match="one family at every leaf"):
+        model.predict_quantiles(X[:3], 0.5)
 
 
 def test_nested_classifier():
