@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
 from skmoe._em import fitted_parts, run_restart
 from skmoe._gradient import resolve_batch_size, run_mini_batch
 from skmoe._progress import logger, verbose_logging
+from skmoe._threads import single_threaded
 from skmoe._validation import check_fit_weights, check_magnitude
 
 
@@ -91,9 +91,7 @@ def _run(problem, config, seed, restart, progress, expert_jobs, fitted):
     """One run of the solver ``config.solver``, timed, as one callback task."""
     start = time.perf_counter()
     progress.begin()
-    # EM's BLAS calls are skinny (n x d by d x K) and lose more to thread start-up
-    # and synchronisation than they gain (docs: core.rst, "Threads").
-    with threadpool_limits(1, user_api="blas"):
+    with single_threaded("blas"):
         if config.solver == "gradient":
             run = run_mini_batch(problem, config, seed, restart, progress, fitted)
         else:

@@ -12,11 +12,11 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
-from threadpoolctl import threadpool_limits
 
 from skmoe._expert_list import check_experts, resolve_n_experts
 from skmoe._gradient import partial_fit_steps, resolve_batch_size
 from skmoe._routing import check_routing
+from skmoe._threads import single_threaded
 from skmoe._validation import check_fit_weights, check_init
 
 
@@ -83,7 +83,7 @@ class MiniBatchMixin:
         slots = list(range(n_experts)) if first else self._fitted_slots()
         problem = self._problem(X, y, None, sample_weight, family, slots)
         config = self._config(init, batch_size, 1)
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded("blas"):
             seed = None
             if first:
                 seed = check_random_state(self.random_state).randint(

@@ -7,6 +7,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe._gate import standardize
+from skmoe._threads import single_threaded
 
 # init_size="auto": EM starts on this many rows when the data has twice as many
 # (docs: performance.rst, "Measured choices").
@@ -30,7 +31,7 @@ def initial_responsibilities(X_init, data, family, init, n_experts, seed, restar
         return rng.dirichlet(np.ones(n_experts), size=n_samples)
     points = np.column_stack([X_init, family.init_columns(data.target)])
     points = standardize(points, data.sample_weight)[0]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded("openmp"):
         # Fewer distinct points than experts leaves a cluster empty; the M-step
         # handles an expert with no rows, so KMeans's warning would only confuse.
         warnings.simplefilter("ignore", ConvergenceWarning)
