@@ -15,7 +15,8 @@ Every data set is drawn once per seed and split: the first ``n_train`` rows fit
 the models, the other ``n_test`` rows score them. Per seed: the mean held-out
 log-likelihood (``score_samples``) of the generating model and of each fit, the
 BIC on the training rows, the number of free parameters, the fit's wall-clock
-time and its iterations; then the medians over the seeds. The models are
+time and its iterations; then the medians over the seeds, and in how many
+seeds one model is above the other by more than 0.001 per row. The models are
 ``make_hierarchy(None, depth=2, random_state=seed)`` and
 ``MixtureOfExpertsRegressor(n_experts=4, random_state=seed)``, with the
 defaults otherwise (``n_init=3``) unless the name says ``n_init=10``.
@@ -60,6 +61,9 @@ class Settings:
 
 
 QUICK = Settings(quick=True, n_train=1_000, n_test=2_000, seeds=(0, 1))
+
+# Held-out mean log-likelihoods closer than this (per row) count as a tie.
+TIE = 1e-3
 
 
 def tree_data(n_samples, seed):
@@ -161,10 +165,13 @@ def compare(settings, data, models):
         )
     names = list(rows)
     for first, second in zip(names[::2], names[1::2], strict=True):
-        wins = sum(a[0] > b[0] for a, b in zip(rows[first], rows[second], strict=True))
+        gaps = [a[0] - b[0] for a, b in zip(rows[first], rows[second], strict=True)]
+        above = sum(gap > TIE for gap in gaps)
+        below = sum(gap < -TIE for gap in gaps)
         report(
-            f"  {first} above {second} on held-out rows in {wins} of "
-            f"{len(settings.seeds)} seeds"
+            f"  {first} against {second}, held-out: above in {above}, below in "
+            f"{below}, within {TIE} in {len(gaps) - above - below} of "
+            f"{len(gaps)} seeds"
         )
 
 
