@@ -130,6 +130,7 @@ USER_GUIDE_ORDER = [
     "model",  # what a mixture of experts is
     "families",  # how y scatters around each expert: Gaussian, t, counts, Gamma
     "expert_list",  # experts of different kinds, one each
+    "hierarchy",  # mixtures as experts: trees of gates
     "dense_vs_moe",  # when it beats a single model
     "core",  # fitting by EM, parameter by parameter
     "training",  # EM / CEM / gradient, partial_fit (slot)

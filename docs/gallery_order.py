@@ -10,6 +10,7 @@ ORDER = [
     "plot_inference.py",
     "plot_heterogeneous_features.py",
     "plot_expert_list.py",
+    "plot_hierarchy.py",
     "plot_count_regression.py",
     "plot_robust_student_t.py",
     "plot_custom_family.py",
