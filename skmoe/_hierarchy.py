@@ -31,10 +31,12 @@ def make_hierarchy(expert, *, depth=2, branching=2, **params):
         Children of every gate.
 
     **params
-        Parameters of every level's mixture (``family``, ``routing``,
-        ``tol``, ``random_state``, ...), except ``n_init``, which is the root's:
-        the inner levels start once per outer start (``n_init=1``), since each
-        outer restart refits them from scratch.
+        Parameters of every level's mixture (``routing``, ``tol``,
+        ``random_state``, ...), except ``n_init``, which is the root's (the
+        inner levels start once per outer start, ``n_init=1``, since each outer
+        restart refits them from scratch), and ``family``, which is the
+        leaves' (set on the mixtures whose experts are the leaves; the levels
+        above mix densities of their own).
 
     Returns
     -------
@@ -63,12 +65,12 @@ def make_hierarchy(expert, *, depth=2, branching=2, **params):
         if expert is not None and is_classifier(expert)
         else MixtureOfExpertsRegressor
     )
-    inner_params = {**params, "n_init": 1}
+    # The family is the leaves' noise: the levels above mix densities of their own.
+    gate_params = {key: value for key, value in params.items() if key != "family"}
     node = None if expert is None else clone(expert)
     for level in range(depth):
-        node = mixture(
-            expert=node,
-            n_experts=branching,
-            **(params if level == depth - 1 else inner_params),
-        )
+        level_params = params if level == 0 else gate_params
+        if level < depth - 1:
+            level_params = {**level_params, "n_init": 1}
+        node = mixture(expert=node, n_experts=branching, **level_params)
     return node

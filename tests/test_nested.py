@@ -264,6 +264,16 @@ def test_make_hierarchy_builds_the_balanced_tree():
     assert isinstance(classifier.expert, MixtureOfExpertsClassifier)
 
 
+def test_make_hierarchy_sets_the_family_on_the_leaves_mixtures():
+    X, y = make_hierarchical_moe_regression(n_samples=400, random_state=0)
+    tree = make_hierarchy(None, depth=2, family="student_t", n_init=1, random_state=0)
+    assert tree.family == "gaussian"
+    tree.fit(X, y)
+    assert [type(e.family_).__name__ for e in tree.experts_] == ["StudentT"] * 2
+    flat = make_hierarchy(None, depth=1, family="student_t").fit(X, y)
+    assert type(flat.family_).__name__ == "StudentT"
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
