@@ -31,6 +31,11 @@ from skmoe.families import Family
 #: weighted log-likelihood, all a generalised EM needs.
 NESTED_STEPS = 1
 
+#: EM iterations of a nested mixture's first fit, from its own start: the outer
+#: responsibilities it is fitted to move at once, so converging to them would be
+#: spent (docs: hierarchy.rst, "How it is fitted").
+FIRST_FIT_STEPS = 3
+
 
 def has_own_density(expert):
     """Whether ``expert`` gives its own conditional log-density
@@ -197,8 +202,9 @@ class InnerEM(WeightedFit):
     (:func:`~skmoe._em.em_steps`), and its last E-step gives the outer E-step
     its log-density without another pass. Its first fit, CEM's M-steps on an
     expert's own rows and other experts with their own density call the
-    expert's weighted ``fit``, warm-started (``warm_start``, at most
-    ``NESTED_STEPS`` iterations) where it can be.
+    expert's weighted ``fit``: at most ``FIRST_FIT_STEPS`` iterations from its
+    own start the first time, then ``NESTED_STEPS`` warm-started ones
+    (``warm_start``) where the expert has those parameters.
     """
 
     output = "conditional log-density"
@@ -254,26 +260,23 @@ class InnerEM(WeightedFit):
     def fit(self, refit, context):
         expert = refit.expert
         self.state = None
-        warm = hasattr(expert, "n_features_in_") and "warm_start" in (
-            expert.get_params(deep=False)
-        )
-        if warm:
-            asked = expert.get_params(deep=False)
-            expert.set_params(
-                warm_start=True, max_iter=min(asked["max_iter"], NESTED_STEPS)
-            )
+        params = expert.get_params(deep=False)
+        limits = {}
+        if "max_iter" in params:
+            fitted = hasattr(expert, "n_features_in_")
+            steps = NESTED_STEPS if fitted else FIRST_FIT_STEPS
+            limits["max_iter"] = min(params["max_iter"], steps)
+            if fitted and "warm_start" in params:
+                limits["warm_start"] = True
+        expert.set_params(**limits)
         try:
             with warnings.catch_warnings():
-                # The inner fit stops at its own tolerance at every outer
-                # iteration: its convergence warnings say nothing of the outer
-                # fit.
+                # The inner fit stops short of its own convergence on purpose:
+                # its warnings say nothing of the outer fit.
                 warnings.simplefilter("ignore")
                 super().fit(refit, context)
         finally:
-            if warm:
-                expert.set_params(
-                    warm_start=asked["warm_start"], max_iter=asked["max_iter"]
-                )
+            expert.set_params(**{name: params[name] for name in limits})
         if refit.rows is None and _runs_em(expert):
             self.state = _start_state(expert, context.data)
 
