@@ -23,6 +23,12 @@ from skmoe.inspection._summary_parts import (
     _table,
     _unseen_classes,
 )
+from skmoe.inspection._tree import (
+    NodeSummary,
+    inner_gate_lines,
+    tree_lines,
+    tree_nodes,
+)
 from skmoe.inspection._unwrap import fitted_mixture
 
 
@@ -146,6 +152,11 @@ class MixtureSummary:
         :func:`skmoe.inference.coefficient_table` as ``{"method": ...,
         "confidence_level": ..., "rows": [one dict per row]}``; else None.
 
+    tree : list of NodeSummary, default=[]
+        For a hierarchical mixture (experts that are mixtures), every node
+        below the root, each parent before its children, labelled by its path;
+        empty for a flat mixture.
+
     Examples
     --------
     >>> from skmoe import MixtureOfExpertsRegressor
@@ -172,6 +183,7 @@ class MixtureSummary:
     n_iter: int
     solver: str = "em"
     inference: dict | None = None
+    tree: list = field(default_factory=list)
 
     def to_dict(self):
         """The summary as plain Python values (dicts, lists, floats, ints, str).
@@ -222,9 +234,13 @@ class MixtureSummary:
         """
         fields = dict(data)
         fields["experts"] = [ExpertSummary(**e) for e in fields["experts"]]
+        fields["tree"] = [
+            NodeSummary(**{**node, "path": tuple(node["path"])})
+            for node in fields.get("tree", [])
+        ]
         return cls(**fields)
 
-    def to_frame(self):
+    def to_frame(self, *, tree=False):
         """The per-expert numbers as a pandas DataFrame, one row per expert.
 
         Columns: ``prior``, ``size``, ``mean_posterior``, ``noise_scale``
@@ -233,10 +249,19 @@ class MixtureSummary:
         model totals (``log_likelihood``, ``aic``, ``bic``, ...) are in the
         frame's ``attrs``.
 
+        Parameters
+        ----------
+        tree : bool, default=False
+            One row per node of a hierarchical mixture's tree (:attr:`tree`)
+            instead, indexed by its path (``"expert 0 / expert 1"``), with its
+            ``depth``, ``estimator`` and ``is_leaf`` first; the leaves'
+            coefficients as ``coef.<name>``, each node's parent gate's as
+            ``gate.<name>``. A flat mixture has no tree: an error.
+
         Returns
         -------
         frame : pandas.DataFrame
-            Indexed by expert number.
+            Indexed by expert number, or by node path.
 
         Examples
         --------
@@ -256,9 +281,22 @@ class MixtureSummary:
                 "MixtureSummary.to_frame requires pandas. You can install pandas "
                 "with `pip install pandas`, or use MixtureSummary.to_dict."
             ) from exc
+        if tree and not self.tree:
+            raise ValueError(
+                "to_frame(tree=True) needs a hierarchical mixture; this one is "
+                "flat (no expert is a mixture): its experts are its leaves, "
+                "one row each in to_frame()."
+            )
         rows = []
-        for expert in self.experts:
-            row = {
+        for expert in self.tree if tree else self.experts:
+            row = {}
+            if tree:
+                row = {
+                    "depth": expert.depth,
+                    "estimator": expert.estimator,
+                    "is_leaf": expert.is_leaf,
+                }
+            row |= {
                 "prior": expert.prior,
                 "size": expert.size,
                 "mean_posterior": expert.mean_posterior,
@@ -276,8 +314,14 @@ class MixtureSummary:
             rows.append(row)
         frame = pd.DataFrame(rows)
         frame.index.name = "expert"
+        if tree:
+            frame.index = pd.Index([node.label for node in self.tree], name="node")
         frame.attrs.update(
-            {key: value for key, value in self.to_dict().items() if key != "experts"}
+            {
+                key: value
+                for key, value in self.to_dict().items()
+                if key not in ("experts", "tree")
+            }
         )
         return frame
 
@@ -320,11 +364,15 @@ class MixtureSummary:
             ]
             rows.append(row)
         lines += _table(header, rows)
+        if self.tree:
+            lines += tree_lines(self.tree)
 
         for title, attribute in [
             ("Expert coefficients:", "coefficients"),
             ("Gate coefficients (logits):", "gate_coefficients"),
         ]:
+            if self.tree and attribute == "coefficients":
+                continue  # the leaves' are in the tree
             columns = [
                 dict(_flat_coefficients(getattr(e, attribute))) for e in self.experts
             ]
@@ -351,6 +399,8 @@ class MixtureSummary:
                     for k, e in enumerate(self.experts)
                     if e.unseen_classes
                 ]
+        if self.tree:
+            lines += inner_gate_lines(self.tree)
 
         lines.append("")
         totals = f"log-likelihood {self.log_likelihood:.2f}"
@@ -511,6 +561,7 @@ def summary(estimator, X, y, *, inference=None, inference_params=None):
         converged=bool(estimator.converged_),
         n_iter=int(estimator.n_iter_),
         solver=estimator.solver,
+        tree=tree_nodes(estimator, X, y, names),
         inference=None
         if table is None
         else {
