@@ -195,6 +195,7 @@ def test_make_hierarchy_builds_the_balanced_tree():
         ({"depth": 0}, "depth must be an integer >= 1"),
         ({"branching": 1}, "branching must be an integer >= 2"),
         ({"depth": True}, "depth must be an integer >= 1"),
+        ({"branching": 2.5}, "branching must be an integer >= 2; got 2.5"),
         ({"n_experts": 3}, "sets each level's expert and n_experts"),
     ],
 )
