@@ -252,7 +252,7 @@ class MixtureSummary:
         Parameters
         ----------
         tree : bool, default=False
-            One row per node of a hierarchical mixture's tree (:attr:`tree`)
+            One row per node of a hierarchical mixture's tree (``tree``)
             instead, indexed by its path (``"expert 0 / expert 1"``), with its
             ``depth``, ``estimator`` and ``is_leaf`` first; the leaves'
             coefficients as ``coef.<name>``, each node's parent gate's as
@@ -289,13 +289,15 @@ class MixtureSummary:
             )
         rows = []
         for expert in self.tree if tree else self.experts:
-            row = {}
-            if tree:
-                row = {
+            row = (
+                {
                     "depth": expert.depth,
                     "estimator": expert.estimator,
                     "is_leaf": expert.is_leaf,
                 }
+                if tree
+                else {}
+            )
             row |= {
                 "prior": expert.prior,
                 "size": expert.size,

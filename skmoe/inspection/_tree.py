@@ -157,11 +157,10 @@ def _add_children(
     mixture, X, y, names, *, root, path, prior, posterior, reached, nodes
 ):
     """Append the nodes below ``mixture`` (which sees ``X``) to ``nodes``."""
-    X = mixture._validate_X(X)
     gate = mixture.predict_gate_proba(X)
     responsibilities = mixture.posterior_proba(X, y)
     choice = np.argmax(responsibilities, axis=1)
-    X_expert = mixture._expert_inputs(X)
+    X_expert = mixture._expert_inputs(mixture._validate_X(X))
     expert_names = _feature_names(names, mixture.expert_features_)
     gate_names = _feature_names(names, mixture.gate_features_)
     gate_coef = getattr(mixture.gate_, "coef_", None)
