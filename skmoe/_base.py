@@ -277,6 +277,7 @@ class BaseMixtureOfExperts(
             self._new_family(),
             default_family=getattr(self, "family", None) in (None, "gaussian"),
             classifier=is_classifier(self),
+            solver=self.solver,
         )
         y, target = reader.target(family, y, sample_weight)
         self._learn_target(family)

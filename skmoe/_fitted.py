@@ -96,7 +96,10 @@ class FittedMixtureMixin:
             mixture is replaced by its own nodes at level ``l - 1``, each with
             the product of the gates along its path; None reads down to the
             leaves. An expert that is not a mixture stays one column at every
-            level. The columns are in path order: expert 0's nodes first.
+            deeper level (a branch shallower than the tree ends in it). The
+            columns are in path order: expert 0's nodes first. A level deeper
+            than the deepest branch is refused (1 is the only level of a flat
+            mixture).
 
         Returns
         -------
@@ -118,7 +121,26 @@ class FittedMixtureMixin:
             isinstance(level, bool) or not isinstance(level, Integral) or level < 1
         ):
             raise ValueError(f"level must be an integer >= 1 or None; got {level!r}.")
-        return self._path_proba(self._validate_X(X), level)
+        X = self._validate_X(X)
+        depth = self._depth()
+        if level is not None and level > depth:
+            raise ValueError(
+                f"level={level} is deeper than this model's tree, which has "
+                f"{depth} level{'s' if depth > 1 else ''} of gates; level=None "
+                "reads the leaves."
+            )
+        return self._path_proba(X, level)
+
+    def _depth(self):
+        """Levels of gates on the deepest path: 1 for a flat mixture."""
+        return 1 + max(
+            (
+                expert._depth()
+                for expert in self.experts_
+                if isinstance(expert, FittedMixtureMixin)
+            ),
+            default=0,
+        )
 
     def _path_proba(self, X, level):
         """``predict_gate_proba(X, level)`` of validated ``X``."""

@@ -50,10 +50,12 @@ def has_own_density(expert):
     return "y" in parameters
 
 
-def check_own_densities(labelled, family, default_family, classifier):
+def check_own_densities(labelled, family, default_family, classifier, solver):
     """The family of a model over the ``(label, expert)`` pairs ``labelled``:
     ``family`` when no expert has a density of its own, an :class:`OwnDensity`
-    over it when all do; an error otherwise, naming the entry, before any work."""
+    over it when all do; an error otherwise (a flat entry among them, a mixture
+    of the other task, a family set on the outer model, mini-batch training),
+    naming the entry, before any work."""
     own = [has_own_density(expert) for _, expert in labelled]
     if not any(own):
         return family
@@ -76,11 +78,20 @@ def check_own_densities(labelled, family, default_family, classifier):
                 "mixture must solve the outer model's task (a regressor inside a "
                 "regressor, a classifier inside a classifier)."
             )
+    if solver == "gradient":
+        raise ValueError(
+            "a mixture whose experts are mixtures cannot be trained by "
+            "mini-batches (solver='gradient' or partial_fit): each inner mixture "
+            "is fitted by its own EM on all the rows at once, warm-started at "
+            "each outer iteration. Use solver='em' or solver='cem'."
+        )
     if not default_family:
         raise ValueError(
-            f"family={family!r} would apply to experts without a density of "
-            "their own, and every expert here has one: set the family on the "
-            "inner mixtures instead."
+            f"family={family!r} is the density of a flat expert's target around "
+            "its prediction, and every expert here is a mixture (or another "
+            "expert with its own conditional density): set the family on the "
+            "inner mixtures instead, and leave the outer model's family at its "
+            "default."
         )
     return OwnDensity(family)
 

@@ -3,7 +3,8 @@
 Each entry names a bad input, the call that receives it, the exact exception type and
 a pattern its message must match (a message that names the problem). Every entry is
 tried on a model that is already fitted (or, for the "before fit" entries, on a fresh
-one), by two tests:
+one): a regressor, a classifier, or a two-level hierarchy (a regressor whose experts
+are regressor mixtures), by two tests:
 
 - ``test_bad_input_is_refused_clearly``: the call raises exactly the expected type,
   with a matching message, and a failed fit fails before any expert is fitted;
@@ -33,6 +34,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe._base import BaseMixtureOfExperts
 from skmoe.datasets import make_moe_classification, make_moe_regression
 from skmoe.families import Categorical
 from skmoe.inference import coefficient_table
@@ -55,7 +57,7 @@ class BadInput:
     call: Callable
     exception: type
     match: str
-    estimator: str = "regressor"
+    estimator: str = "regressor"  # or "classifier", "hierarchy"
     params: dict = field(default_factory=dict)
     fitted: bool = True
 
@@ -105,6 +107,17 @@ def _method(name, X=None, y=None, with_y=False):
 
 def _table(moe, X, y, **options):
     coefficient_table(moe, X, y, **options)
+
+
+def _gate_level(level):
+    """A call of ``predict_gate_proba(X, level=level)``."""
+    return lambda moe, X, y: moe.predict_gate_proba(X, level=level)
+
+
+def _counting_mixture(**params):
+    return MixtureOfExpertsRegressor(
+        expert=CountingRegressor(), n_experts=2, n_init=1, max_iter=5, **params
+    )
 
 
 def _named(X):
@@ -351,6 +364,34 @@ CATALOGUE = [
     BadInput("classifier_expert_without_predict_proba", _fit(), ValueError,
              r"SVC\(\) cannot be an expert: it has no predict_proba",
              estimator="classifier", params={"expert": SVC()}),
+    # ---- hierarchies: mixtures as experts, seen by the next fit
+    BadInput("list_of_a_mixture_and_a_flat_expert", _fit(), ValueError,
+             r"needs that density of every expert; expert 'line' LinearRegression\(\) "
+             "has none. Wrap it as a one-expert mixture",
+             params={"expert": [("tree", _counting_mixture()),
+                                ("line", LinearRegression())]}),
+    BadInput("inner_classifier_mixture_in_a_regressor", _fit(), ValueError,
+             "cannot be an expert of a regressor: a nested mixture must solve the "
+             "outer model's task",
+             params={"expert": MixtureOfExpertsClassifier(expert=CountingClassifier(),
+                                                          n_experts=2)}),
+    BadInput("inner_regressor_mixture_in_a_classifier", _fit(), ValueError,
+             "cannot be an expert of a classifier: a nested mixture must solve the "
+             "outer model's task", estimator="classifier",
+             params={"expert": _counting_mixture()}),
+    BadInput("family_on_a_hierarchy", _fit(y=lambda y: np.round(np.abs(y))),
+             ValueError,
+             r"family=Poisson\(\) is the density of a flat expert's target.*set the "
+             "family on the inner mixtures", estimator="hierarchy",
+             params={"family": "poisson"}),
+    BadInput("hierarchy_by_mini_batches", _fit(), ValueError,
+             "a mixture whose experts are mixtures cannot be trained by mini-batches"
+             r".*its own EM.*Use solver='em' or solver='cem'", estimator="hierarchy",
+             params={"solver": "gradient"}),
+    BadInput("hierarchy_partial_fit", _method("partial_fit", with_y=True),
+             ValueError,
+             "a mixture whose experts are mixtures cannot be trained by mini-batches",
+             estimator="hierarchy", params={"solver": "gradient"}),
     # ---- after fit
     BadInput("predict_wrong_feature_count", _method("predict", X=_wider), ValueError,
              "X has 3 features, but MixtureOfExpertsRegressor is expecting 2"),
@@ -372,6 +413,15 @@ CATALOGUE = [
     BadInput("predict_gate_proba_string_in_X",
              _method("predict_gate_proba", X=_with_string), ValueError,
              "could not convert string to float: 'a'"),
+    BadInput("gate_level_zero", _gate_level(0), ValueError,
+             "level must be an integer >= 1 or None; got 0", estimator="hierarchy"),
+    BadInput("gate_level_string", _gate_level("a"), ValueError,
+             "level must be an integer >= 1 or None; got 'a'", estimator="hierarchy"),
+    BadInput("gate_level_below_the_leaves", _gate_level(3), ValueError,
+             "level=3 is deeper than this model's tree, which has 2 levels of gates; "
+             "level=None reads the leaves", estimator="hierarchy"),
+    BadInput("gate_level_of_a_flat_mixture", _gate_level(2), ValueError,
+             "level=2 is deeper than this model's tree, which has 1 level of gates"),
     BadInput("predict_top_k_above_fitted_experts", _method("predict"), ValueError,
              "top_k must be an integer between 1 and n_experts=2; got 3",
              params={"routing": "top_k", "top_k": 3}),
@@ -467,12 +517,24 @@ def fitted_models():
     params = {"n_init": 1, "max_iter": 10, "random_state": 0}
     regressor = MixtureOfExpertsRegressor(expert=CountingRegressor(), **params)
     classifier = MixtureOfExpertsClassifier(expert=CountingClassifier(), **params)
+    hierarchy = MixtureOfExpertsRegressor(
+        expert=_counting_mixture(random_state=0), **params
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return {
             "regressor": (regressor.fit(*regression), *regression),
             "classifier": (classifier.fit(*classification), *classification),
+            "hierarchy": (hierarchy.fit(*regression), *regression),
         }
+
+
+def _leaf_counter(model):
+    """The counting class of the model's (leaf) expert, below any mixtures."""
+    expert = model.expert
+    while isinstance(expert, BaseMixtureOfExperts):
+        expert = expert.expert
+    return type(expert)
 
 
 def test_catalogue_names_are_unique():
@@ -488,7 +550,7 @@ def _try(entry, fitted_models):
     """
     fitted, X, y = fitted_models[entry.estimator]
     moe = copy.deepcopy(fitted) if entry.fitted else clone(fitted)
-    counter = type(fitted.expert)
+    counter = _leaf_counter(fitted)
     counter.n_fits = 0
     # The state is recorded with the good parameters, which are put back after the
     # call: a bad routing or top_k would make the recorded predictions fail.

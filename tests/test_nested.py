@@ -280,6 +280,7 @@ def test_make_hierarchy_sets_the_family_on_the_leaves_mixtures():
         ({"depth": 0}, "depth must be an integer >= 1"),
         ({"branching": 1}, "branching must be an integer >= 2"),
         ({"depth": True}, "depth must be an integer >= 1"),
+        ({"branching": 2.5}, "branching must be an integer >= 2; got 2.5"),
         ({"n_experts": 3}, "sets each level's expert and n_experts"),
     ],
 )
@@ -298,7 +299,12 @@ def test_gate_probabilities_at_every_level(hierarchy):
     )
     np.testing.assert_allclose(leaves, expected, rtol=1e-14)
     np.testing.assert_array_equal(model.predict_gate_proba(X, level=None), leaves)
-    np.testing.assert_array_equal(model.predict_gate_proba(X, level=7), leaves)
+    with pytest.raises(
+        ValueError,
+        match="level=3 is deeper than this model's tree, "
+        "which has 2 levels of gates; level=None reads the leaves",
+    ):
+        model.predict_gate_proba(X, level=3)
     np.testing.assert_allclose(leaves.sum(axis=1), 1.0)
     for level in (0, 1.5, True):
         with pytest.raises(ValueError, match="level must be an integer >= 1 or None"):
@@ -320,3 +326,45 @@ def test_hard_routing_descends_only_the_chosen_branches():
     leaves = tree.predict_gate_proba(X, level=None)
     assert leaves.shape == (len(X), 8)
     assert np.isfinite(prediction).all()
+
+
+def test_a_level_is_read_to_the_deepest_branch_and_no_deeper():
+    X, y = make_hierarchical_moe_regression(n_samples=300, random_state=3)
+    deep = make_hierarchy(LinearRegression(), depth=2, n_init=1, max_iter=5)
+    model = MixtureOfExpertsRegressor(
+        expert=[("shallow", _inner(max_iter=5)), ("deep", deep)],
+        n_init=1,
+        max_iter=5,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    # The shallow branch ends in its leaves, the deep one goes on.
+    assert model.predict_gate_proba(X, level=2).shape == (300, 4)
+    leaves = model.predict_gate_proba(X, level=3)
+    assert leaves.shape == (300, 6)
+    np.testing.assert_array_equal(model.predict_gate_proba(X, level=None), leaves)
+    with pytest.raises(
+        ValueError,
+        match="level=4 is deeper than this model's tree, which has 3 levels of gates",
+    ):
+        model.predict_gate_proba(X, level=4)
+    flat = MixtureOfExpertsRegressor(n_init=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"level=2 .* which has 1 level of gates;"):
+        flat.predict_gate_proba(X, level=2)
+
+
+def test_mini_batch_training_of_nested_experts_is_refused_with_the_reason():
+    X, y = make_hierarchical_moe_regression(n_samples=100, random_state=0)
+    match = (
+        "each inner mixture is fitted by its own EM.*Use solver='em' or solver='cem'"
+    )
+    for inner in (_inner(), _inner(solver="gradient")):
+        model = MixtureOfExpertsRegressor(expert=inner, solver="gradient")
+        with pytest.raises(ValueError, match=match):
+            model.fit(X, y)
+        # partial_fit once took inner mini-batch mixtures for flat Gaussian experts.
+        with pytest.raises(ValueError, match=match):
+            model.partial_fit(X, y)
+        assert not hasattr(model, "experts_")

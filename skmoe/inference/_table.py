@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
 from skmoe.inference._observed import MixtureLikelihood
 from skmoe.inference._parameters import parameter_blocks
-from skmoe.inspection._summary import _feature_names
+from skmoe.inspection._summary_parts import _feature_names
 from skmoe.inspection._unwrap import fitted_mixture
 
 #: The columns of the table, in order.
@@ -423,7 +423,7 @@ def format_inference(inference):
     """Lines of the coefficient table per component, as flexmix's
     ``summary(refit(m))`` prints them; ``inference`` as ``MixtureSummary`` holds
     it."""
-    from skmoe.inspection._summary import _format_number, _table
+    from skmoe.inspection._summary_parts import _format_number, _table
 
     method = {"observed": "observed information", "bootstrap": "bootstrap"}
     level = f"{100 * inference['confidence_level']:g}%"

@@ -10,10 +10,25 @@ import textwrap
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sklearn.base import is_classifier
 
 from skmoe._base import SOLVER_NAMES
 from skmoe.inspection._plotting import expert_labels, fitted_expert_names
+from skmoe.inspection._summary_parts import (
+    _expert_coefficients,
+    _family_parameters,
+    _feature_names,
+    _flat_coefficients,
+    _format_number,
+    _named,
+    _table,
+    _unseen_classes,
+)
+from skmoe.inspection._tree import (
+    NodeSummary,
+    inner_gate_lines,
+    tree_lines,
+    tree_nodes,
+)
 from skmoe.inspection._unwrap import fitted_mixture
 
 
@@ -137,6 +152,11 @@ class MixtureSummary:
         :func:`skmoe.inference.coefficient_table` as ``{"method": ...,
         "confidence_level": ..., "rows": [one dict per row]}``; else None.
 
+    tree : list of NodeSummary, default=[]
+        For a hierarchical mixture (experts that are mixtures), every node
+        below the root, each parent before its children, labelled by its path;
+        empty for a flat mixture.
+
     Examples
     --------
     >>> from skmoe import MixtureOfExpertsRegressor
@@ -163,6 +183,7 @@ class MixtureSummary:
     n_iter: int
     solver: str = "em"
     inference: dict | None = None
+    tree: list = field(default_factory=list)
 
     def to_dict(self):
         """The summary as plain Python values (dicts, lists, floats, ints, str).
@@ -213,9 +234,13 @@ class MixtureSummary:
         """
         fields = dict(data)
         fields["experts"] = [ExpertSummary(**e) for e in fields["experts"]]
+        fields["tree"] = [
+            NodeSummary(**{**node, "path": tuple(node["path"])})
+            for node in fields.get("tree", [])
+        ]
         return cls(**fields)
 
-    def to_frame(self):
+    def to_frame(self, *, tree=False):
         """The per-expert numbers as a pandas DataFrame, one row per expert.
 
         Columns: ``prior``, ``size``, ``mean_posterior``, ``noise_scale``
@@ -224,10 +249,19 @@ class MixtureSummary:
         model totals (``log_likelihood``, ``aic``, ``bic``, ...) are in the
         frame's ``attrs``.
 
+        Parameters
+        ----------
+        tree : bool, default=False
+            One row per node of a hierarchical mixture's tree (``tree``)
+            instead, indexed by its path (``"expert 0 / expert 1"``), with its
+            ``depth``, ``estimator`` and ``is_leaf`` first; the leaves'
+            coefficients as ``coef.<name>``, each node's parent gate's as
+            ``gate.<name>``. A flat mixture has no tree: an error.
+
         Returns
         -------
         frame : pandas.DataFrame
-            Indexed by expert number.
+            Indexed by expert number, or by node path.
 
         Examples
         --------
@@ -247,9 +281,24 @@ class MixtureSummary:
                 "MixtureSummary.to_frame requires pandas. You can install pandas "
                 "with `pip install pandas`, or use MixtureSummary.to_dict."
             ) from exc
+        if tree and not self.tree:
+            raise ValueError(
+                "to_frame(tree=True) needs a hierarchical mixture; this one is "
+                "flat (no expert is a mixture): its experts are its leaves, "
+                "one row each in to_frame()."
+            )
         rows = []
-        for expert in self.experts:
-            row = {
+        for expert in self.tree if tree else self.experts:
+            row = (
+                {
+                    "depth": expert.depth,
+                    "estimator": expert.estimator,
+                    "is_leaf": expert.is_leaf,
+                }
+                if tree
+                else {}
+            )
+            row |= {
                 "prior": expert.prior,
                 "size": expert.size,
                 "mean_posterior": expert.mean_posterior,
@@ -267,8 +316,14 @@ class MixtureSummary:
             rows.append(row)
         frame = pd.DataFrame(rows)
         frame.index.name = "expert"
+        if tree:
+            frame.index = pd.Index([node.label for node in self.tree], name="node")
         frame.attrs.update(
-            {key: value for key, value in self.to_dict().items() if key != "experts"}
+            {
+                key: value
+                for key, value in self.to_dict().items()
+                if key not in ("experts", "tree")
+            }
         )
         return frame
 
@@ -311,11 +366,15 @@ class MixtureSummary:
             ]
             rows.append(row)
         lines += _table(header, rows)
+        if self.tree:
+            lines += tree_lines(self.tree)
 
         for title, attribute in [
             ("Expert coefficients:", "coefficients"),
             ("Gate coefficients (logits):", "gate_coefficients"),
         ]:
+            if self.tree and attribute == "coefficients":
+                continue  # the leaves' are in the tree
             columns = [
                 dict(_flat_coefficients(getattr(e, attribute))) for e in self.experts
             ]
@@ -342,6 +401,8 @@ class MixtureSummary:
                     for k, e in enumerate(self.experts)
                     if e.unseen_classes
                 ]
+        if self.tree:
+            lines += inner_gate_lines(self.tree)
 
         lines.append("")
         totals = f"log-likelihood {self.log_likelihood:.2f}"
@@ -461,12 +522,7 @@ def summary(estimator, X, y, *, inference=None, inference_params=None):
     expert_names = _feature_names(names, estimator.expert_features_)
     gate_names = _feature_names(names, estimator.gate_features_)
     gate_coef = getattr(estimator.gate_, "coef_", None)
-    noise_variance = getattr(estimator, "noise_variance_", None)
-    family_parameters = {
-        name.rstrip("_"): values
-        for name, values in estimator.family_.fitted_attributes().items()
-        if name != "noise_variance_"
-    }
+    noise_variance, family_parameters = _family_parameters(estimator)
     unseen = _unseen_classes(estimator, posterior, y)
     labels = expert_labels(fitted_expert_names(estimator), len(estimator.experts_))
     experts = []
@@ -507,6 +563,7 @@ def summary(estimator, X, y, *, inference=None, inference_params=None):
         converged=bool(estimator.converged_),
         n_iter=int(estimator.n_iter_),
         solver=estimator.solver,
+        tree=tree_nodes(estimator, X, y, names),
         inference=None
         if table is None
         else {
@@ -515,103 +572,3 @@ def summary(estimator, X, y, *, inference=None, inference_params=None):
             "rows": table.to_dict(orient="records"),
         },
     )
-
-
-# ---- helpers
-
-
-def _feature_names(names, columns):
-    """Names of ``columns`` of X: the DataFrame's, else ``x<j>``."""
-    if names is None:
-        return [f"x{j}" for j in columns]
-    return [str(name) for name in names[columns]]
-
-
-def _named(coef, intercept, names):
-    """``{"intercept": b, name: coefficient, ...}`` as plain floats."""
-    coef = np.ravel(coef)
-    if coef.size != len(names):
-        names = [f"coef{j}" for j in range(coef.size)]
-    named = {} if intercept is None else {"intercept": float(intercept)}
-    named.update({name: float(value) for name, value in zip(names, coef, strict=True)})
-    return named
-
-
-#: Less responsibility than this, in rows, summed over a class's rows: unseen.
-UNSEEN_MASS = 1e-3
-
-
-def _unseen_classes(estimator, posterior, y):
-    """Per expert, the classes of a classifier whose rows it sees none of."""
-    if not is_classifier(estimator):
-        return [[] for _ in range(posterior.shape[1])]
-    codes = np.searchsorted(estimator.classes_, np.asarray(y))
-    mass = np.stack(
-        [np.bincount(codes, r, minlength=len(estimator.classes_)) for r in posterior.T]
-    )
-    return [[_plain(c) for c in estimator.classes_[row < UNSEEN_MASS]] for row in mass]
-
-
-def _expert_coefficients(expert, names, unseen=()):
-    """An expert's coefficients by name, per class for multinomial experts (but
-    for the ``unseen`` classes)."""
-    coef = getattr(expert, "coef_", None)
-    if coef is None:
-        return None
-    if hasattr(coef, "toarray"):
-        coef = coef.toarray()
-    coef = np.asarray(coef, dtype=np.float64)
-    intercept = getattr(expert, "intercept_", None)
-    if coef.ndim == 1 or coef.shape[0] == 1:
-        if intercept is not None:
-            intercept = np.ravel(intercept)[0]
-        return _named(coef, intercept, names)
-    labels = getattr(expert, "classes_", np.arange(coef.shape[0]))
-    if len(labels) != coef.shape[0]:
-        labels = np.arange(coef.shape[0])
-    if intercept is not None:
-        intercept = np.broadcast_to(np.ravel(intercept), coef.shape[0])
-    return {
-        _plain(label): _named(row, None if intercept is None else intercept[i], names)
-        for i, (label, row) in enumerate(zip(labels, coef, strict=True))
-        if _plain(label) not in unseen
-    }
-
-
-def _plain(value):
-    """A NumPy scalar as the Python scalar it holds."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _flat_coefficients(coefficients):
-    """``((class label or None, name), value)`` pairs of a coefficient dict."""
-    if coefficients is None:
-        return []
-    pairs = []
-    for key, value in coefficients.items():
-        if isinstance(value, dict):
-            pairs += [((key, name), v) for name, v in value.items()]
-        else:
-            pairs.append(((None, key), value))
-    return pairs
-
-
-def _format_number(value):
-    if value is None:
-        return "-"
-    if value == 0 or 1e-3 <= abs(value) < 1e6:
-        return f"{value:.4f}"
-    return f"{value:.3e}"
-
-
-def _table(header, rows):
-    """Lines of a plain-text table: first column left-aligned, others right."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [row[0].ljust(widths[0])]
-        cells += [
-            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
