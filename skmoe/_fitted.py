@@ -13,7 +13,7 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmoe._em import e_step
-from skmoe._fast_predict import fast_prediction
+from skmoe._fast_predict import fast_prediction, validated_input
 from skmoe._parts import Data, Parts, columns, gate_inputs
 from skmoe._routing import check_routing, mix_experts
 from skmoe._validation import check_expert_rows
@@ -39,7 +39,7 @@ class FittedMixtureMixin:
         (``_fast_predict``), else validation and the routed mixing."""
         prediction = fast_prediction(self, X)
         if prediction is None:
-            prediction = self._mix_experts(self._validate_X(X))
+            prediction = self._mix_experts(validated_input(self, X))
         return prediction
 
     def _mix_experts(self, X):

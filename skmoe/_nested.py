@@ -82,8 +82,8 @@ def check_own_densities(labelled, family, default_family, classifier, solver):
         raise ValueError(
             "a mixture whose experts are mixtures cannot be trained by "
             "mini-batches (solver='gradient' or partial_fit): each inner mixture "
-            "is fitted by its own EM on all the rows at once, warm-started at "
-            "each outer iteration. Use solver='em' or solver='cem'."
+            "is fitted by its own EM on all the rows at once, continued at each "
+            "outer iteration. Use solver='em' or solver='cem'."
         )
     if not default_family:
         raise ValueError(

@@ -67,6 +67,8 @@ def mix_experts(experts, X, gate_logits, expert_output, routing, top_k):
             mixed = term if mixed is None else mixed + term
         return mixed
 
+    if k == 1:
+        return _hard_mix(experts, X, gate_logits.argmax(axis=1), expert_output)
     selected = np.empty((n_samples, k), dtype=np.intp)
     weights = np.empty((n_samples, k))
     top_k_experts(gate_logits, k, selected, weights)
@@ -86,6 +88,21 @@ def mix_experts(experts, X, gate_logits, expert_output, routing, top_k):
         if mixed is None:
             mixed = np.zeros((n_samples, *term.shape[1:]))
         mixed[rows] += term
+    return mixed
+
+
+def _hard_mix(experts, X, chosen, expert_output):
+    """Each row's output from its one chosen expert (weight 1, as top-1 gives):
+    without top-k's sort, the cost that dominates a few rows through a tree."""
+    mixed = None
+    for index, expert in enumerate(experts):
+        rows = np.flatnonzero(chosen == index)
+        if rows.size == 0:
+            continue
+        output = np.asarray(expert_output(expert, X[rows]), dtype=np.float64)
+        if mixed is None:
+            mixed = np.zeros((len(chosen), *output.shape[1:]))
+        mixed[rows] = output
     return mixed
 
 
