@@ -85,13 +85,9 @@ plt.show()
 # %%
 # Reading the fit
 # ---------------
-# The summary describes the root: its gate, and the log-likelihood, parameters
-# and BIC of the whole tree (``df`` counts every gate and leaf). The leaves are
-# the experts of the root's experts.
+# The summary shows the whole tree: every node by its path, with its prior
+# (the mean of the product of the gates along the path), its size and mean
+# posterior, the leaves' noise, coefficients and the inner gates' logits; and
+# the log-likelihood, parameters and BIC of the whole tree (``df`` counts every
+# gate and leaf).
 print(summary(tree, X, y))
-for k, inner in enumerate(tree.experts_):
-    for j, leaf in enumerate(inner.experts_):
-        print(
-            f"leaf ({k}, {j}): y = {leaf.coef_[0]:5.2f} x {leaf.intercept_:+5.2f}, "
-            f"noise {np.sqrt(inner.noise_variance_[j]):.3f}"
-        )
