@@ -55,10 +55,10 @@ def make_hierarchy(expert, *, depth=2, branching=2, **params):
     for name, value, low in (("depth", depth, 1), ("branching", branching, 2)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    if "n_experts" in params or "expert" in params:
+    if "n_experts" in params:
         raise ValueError(
             "make_hierarchy sets each level's expert and n_experts "
-            "(from expert and branching); pass them as its own arguments."
+            "(from expert and branching); pass branching instead of n_experts."
         )
     mixture = (
         MixtureOfExpertsClassifier
