@@ -97,6 +97,12 @@ def _is_hierarchy(estimator):
 
 
 def _leaf_families(estimator):
+    if not hasattr(estimator, "family_"):
+        raise TypeError(
+            f"{type(estimator).__name__} in this tree has a density of its own but "
+            "no known predictive distribution: sample_y, predict_quantiles and "
+            "predict_interval need skmoe mixtures at every node above the leaves."
+        )
     if not _is_hierarchy(estimator):
         return [estimator.family_]
     return [family for inner in estimator.experts_ for family in _leaf_families(inner)]

@@ -180,6 +180,27 @@ def test_a_hierarchy_with_leaves_of_different_families_has_no_predictive():
         model.predict_quantiles(X[:3], 0.5)
 
 
+class _GaussianLine(LinearRegression):
+    """A line with its own unit-variance Gaussian density: an expert with a
+    density of its own that is not a skmoe mixture."""
+
+    def score_samples(self, X, y):
+        return stats.norm.logpdf(y, loc=self.predict(X))
+
+
+def test_an_expert_with_its_own_density_but_no_distribution_is_named():
+    X, y = make_hierarchical_moe_regression(n_samples=300, random_state=0)
+    model = MixtureOfExpertsRegressor(expert=_GaussianLine(), n_init=1).fit(X, y)
+    expected = logsumexp(
+        np.log(model.predict_gate_proba(X))
+        + np.column_stack([e.score_samples(X, y) for e in model.experts_]),
+        axis=1,
+    )
+    np.testing.assert_allclose(model.score_samples(X, y), expected, atol=1e-10)
+    with pytest.raises(TypeError, match="_GaussianLine in this tree"):
+        model.predict_quantiles(X[:2], 0.5)
+
+
 def test_nested_classifier():
     X, y = make_moe_classification(n_samples=400, random_state=0)
     inner = MixtureOfExpertsClassifier(
