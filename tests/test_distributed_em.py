@@ -1,0 +1,193 @@
+"""Exact EM on Dask arrays (``skmoe._distributed``) against the in-memory fit.
+
+A ``LocalCluster`` of two worker processes stands in for a cluster; the fits start
+from the same ``init`` array, so that the two runs take the same iterates.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, Ridge
+
+from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe.datasets import make_moe_regression
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from skmoe._distributed import fit_distributed_em  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning",
+)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def _in_memory(X, y, init, expert, gate):
+    return MixtureOfExpertsRegressor(
+        expert,
+        n_experts=init.shape[1],
+        gate=gate,
+        init=init,
+        n_init=1,
+        init_size=None,
+    ).fit(X, y)
+
+
+def _assert_same_fit(fit, moe):
+    assert fit.n_iter == moe.n_iter_
+    assert fit.converged == moe.converged_
+    assert abs(fit.log_likelihood - moe.log_likelihood_) < 1e-8
+    np.testing.assert_allclose(fit.curve, moe.log_likelihood_curve_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(fit.gate.coef_, moe.gate_.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        fit.gate.intercept_, moe.gate_.intercept_, rtol=0, atol=1e-8
+    )
+    assert fit.gate.alpha_ == moe.gate_.alpha_
+    for ours, theirs in zip(fit.experts, moe.experts_, strict=True):
+        np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-8)
+    np.testing.assert_allclose(
+        fit.family.variance_, moe.noise_variance_, rtol=1e-8, atol=0
+    )
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, gate_scale, expert, alpha",
+    [
+        (5000, 3, 3.0, LinearRegression(), "auto"),
+        (3000, 2, 8.0, LinearRegression(), "auto"),
+        (2000, 4, 3.0, Ridge(alpha=5.0), 1e-2),
+    ],
+)
+def test_distributed_em_equals_the_in_memory_fit(
+    client, n_samples, n_features, gate_scale, expert, alpha
+):
+    X, y = make_moe_regression(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_experts=3,
+        gate_scale=gate_scale,
+        random_state=1,
+    )
+    init = np.random.default_rng(0).dirichlet(np.ones(3), size=n_samples)
+    gate = SoftmaxGate(alpha=alpha)
+    moe = _in_memory(X, y, init, expert, gate)
+    assert moe.n_experts_ == 3  # no collapse: the prototype handles none
+    for rows in (n_samples // 4, 700):  # even chunks, and a ragged last one
+        fit = fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(rows, n_features)),
+            da.from_array(y, chunks=rows),
+            da.from_array(init, chunks=(rows, 3)),
+            expert=expert,
+            gate=gate,
+        )
+        _assert_same_fit(fit, moe)
+        # Two setup passes, the first M-step's, then two per iteration at least.
+        assert fit.passes >= 3 + 2 * fit.n_iter
+
+
+def test_a_relaxed_penalty_is_reproduced(client):
+    X, y = make_moe_regression(
+        n_samples=3000,
+        n_features=2,
+        n_experts=3,
+        gate_scale=50.0,
+        noise=0.1,
+        random_state=1,
+    )
+    init = np.random.default_rng(0).dirichlet(np.ones(3), size=3000)
+    moe = _in_memory(X, y, init, LinearRegression(), SoftmaxGate())
+    fit = fit_distributed_em(
+        client,
+        da.from_array(X, chunks=(1000, 2)),
+        da.from_array(y, chunks=1000),
+        init,
+        expert=LinearRegression(),
+    )
+    assert moe.gate_.alpha_ < 1e-6  # the case exercises the relaxation
+    assert fit.gate.alpha_ == moe.gate_.alpha_
+    _assert_same_fit(fit, moe)
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = make_moe_regression(n_samples=400, n_experts=2, random_state=0)
+    init = np.random.default_rng(0).dirichlet(np.ones(2), size=400)
+    return X, y, init
+
+
+def test_unknown_chunk_sizes_are_refused(client, small):
+    X, y, init = small
+    X_unknown = da.from_array(X, chunks=(100, 2))
+    X_unknown = X_unknown[X_unknown[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        fit_distributed_em(
+            client,
+            X_unknown,
+            da.from_array(y, chunks=100),
+            init,
+            expert=LinearRegression(),
+        )
+
+
+def test_mismatched_chunks_are_refused(client, small):
+    X, y, init = small
+    with pytest.raises(ValueError, match="same row chunks"):
+        fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(100, 2)),
+            da.from_array(y, chunks=150),
+            init,
+            expert=LinearRegression(),
+        )
+    with pytest.raises(ValueError, match="rows only"):
+        fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(100, 1)),
+            da.from_array(y, chunks=100),
+            init,
+            expert=LinearRegression(),
+        )
+
+
+def test_nan_names_its_chunk(client, small):
+    X, y, init = small
+    X = X.copy()
+    X[250, 1] = np.nan
+    with pytest.raises(ValueError, match="chunk 2 "):
+        fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(100, 2)),
+            da.from_array(y, chunks=100),
+            init,
+            expert=LinearRegression(),
+        )
+
+
+def test_experts_without_sufficient_statistics_are_refused(client, small):
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y, init = small
+    with pytest.raises(TypeError, match="LinearRegression and Ridge"):
+        fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(100, 2)),
+            da.from_array(y, chunks=100),
+            init,
+            expert=DecisionTreeRegressor(),
+        )
