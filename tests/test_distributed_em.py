@@ -191,3 +191,57 @@ def test_experts_without_sufficient_statistics_are_refused(client, small):
             init,
             expert=DecisionTreeRegressor(),
         )
+
+
+def _two_regimes(n_samples, seed, noise, slope=12.0):
+    """Two linear regimes, the second more likely as the second feature grows."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 2))
+    regime = (rng.random(n_samples) < 1 / (1 + np.exp(-slope * X[:, 1]))).astype(int)
+    coef = np.array([[2.0, -1.0], [-3.0, 1.5]])
+    y = np.einsum("ij,ij->i", X, coef[regime]) + np.array([1.0, -2.0])[regime]
+    return X, y + noise * rng.normal(size=n_samples)
+
+
+def test_a_backtracking_line_search_is_reproduced(client, monkeypatch):
+    # The start splits the rows by the first feature, the truth by the second:
+    # the gate grows steep along the wrong direction, and when the
+    # responsibilities turn, a Newton step overshoots and is halved.
+    import skmoe._gate
+    import skmoe._newton
+
+    X, y = _two_regimes(2000, seed=0, noise=0.05)
+    init = np.zeros((2000, 2))
+    init[np.arange(2000), (X[:, 0] > 0).astype(int)] = 1.0
+    init = 0.95 * init + 0.025
+    trials = []
+    value = skmoe._newton._penalized_cross_entropy_value
+    solve = skmoe._gate.minimize_cross_entropy
+
+    def counted_value(*args, **kwargs):
+        trials[-1] += 1
+        return value(*args, **kwargs)
+
+    def counted_solve(*args, **kwargs):
+        trials.append(0)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(skmoe._newton, "_penalized_cross_entropy_value", counted_value)
+    monkeypatch.setattr(skmoe._gate, "minimize_cross_entropy", counted_solve)
+    moe = _in_memory(X, y, init, LinearRegression(), SoftmaxGate())
+    monkeypatch.undo()
+    halvings = sum(max(count - 1, 0) for count in trials)
+    assert halvings > 0  # the in-memory line search backtracked
+    assert moe.n_experts_ == 2
+    for rows in (500, 700):
+        fit = fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(rows, 2)),
+            da.from_array(y, chunks=rows),
+            da.from_array(init, chunks=(rows, 2)),
+            expert=LinearRegression(),
+        )
+        _assert_same_fit(fit, moe)
+        # Two setup passes, the first M-step's, two per iteration, and one per
+        # halving of a step: the distributed search halved as often.
+        assert fit.passes == 3 + 2 * fit.n_iter + halvings
