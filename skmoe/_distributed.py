@@ -1,7 +1,8 @@
 """Exact EM on row chunks held by Dask workers (a prototype, issue 25).
 
 The regressor with ``LinearRegression`` / ``Ridge`` experts, the Gaussian family
-and the softmax gate, unit sample weights. Every quantity of the M-step is a sum
+and the softmax gate; sample weights, ``gate_features`` / ``expert_features``, and
+the collapse policies "drop" and "raise". Every quantity of the M-step is a sum
 over rows; each chunk computes its share where it lives, the client adds the
 shares in chunk order and solves the small problems with the in-memory code's own
 functions (``_linear._solve_into``, ``_newton._pseudo_inverse``,
@@ -18,7 +19,8 @@ Per EM iteration, after the first:
   variances) fused with the gate's objective at the full Newton step;
 - one more pass per halving of the step, when the line search backtracks.
 
-The design note is ``docs/design_distributed_em.md``.
+The per-chunk functions are in ``skmoe._distributed_chunks``; the design note is
+``docs/design_distributed_em.md``.
 """
 
 import operator
@@ -27,20 +29,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import clone
 
-from skmoe._chunks import column_sums, float64_product
+from skmoe import _distributed_chunks as per_chunk
+from skmoe._collapse import handle_collapse
 from skmoe._gate import SoftmaxGate
-from skmoe._kernels import e_step as e_step_kernel
-from skmoe._kernels import gaussian_log_likelihood
-from skmoe._linear import _normal_equations, _ridge_alpha, _solve_into
-from skmoe._newton import (
-    _cross_entropy_hessian,
-    _factored_step,
-    _penalized_cross_entropy,
-    _penalized_cross_entropy_value,
-    _pseudo_inverse,
-    penalty_hessian,
-)
+from skmoe._linear import _ridge_alpha, _solve_into
+from skmoe._newton import _factored_step, _pseudo_inverse, penalty_hessian
+from skmoe._parts import Parts
 from skmoe._truncated_newton import TRUNCATED_ABOVE
+from skmoe._validation import resolve_features
 from skmoe.families._gaussian import _TINY, _VARIANCE_FLOOR_RATIO, Gaussian
 
 # As in _em: an expert with less than this share of the weight keeps its fit.
@@ -60,100 +56,7 @@ class DistributedFit:
     n_iter: int = 0
     converged: bool = False
     passes: int = 0
-
-
-# ---------------------------------------------------------------------------
-# Per-chunk work (runs on the workers)
-
-
-def _chunk_moments(index, X, y):
-    """Sums for the standardisation and the centre, and the chunk's checks."""
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ValueError(f"chunk {index} of the input holds NaN or infinity.")
-    return {
-        "n": X.shape[0],
-        "sum_x": column_sums(X),
-        "sum_y": float(np.sum(y)),
-        "low": X.min(axis=0, initial=np.inf),
-        "high": X.max(axis=0, initial=-np.inf),
-    }
-
-
-def _chunk_spread(X, y, mean, y_mean):
-    """Squared deviations from the global means, for the scales and the floor."""
-    return {
-        "sq_x": np.ones(X.shape[0]) @ np.square(X - mean, dtype=np.float64),
-        "sq_y": float(np.sum((y - y_mean) ** 2)),
-    }
-
-
-def _standardized(X, mean, scale):
-    X_std = np.subtract(X, mean, dtype=X.dtype)
-    X_std /= scale
-    return X_std
-
-
-def _m_step_sums(X, y, resp, model):
-    """The next M-step's sums over one chunk, at the gate's ``theta``."""
-    weights = model["row_weight"] * np.ones(X.shape[0])
-    X_std = _standardized(X, model["mean"], model["scale"])
-    value, grad, proba = _penalized_cross_entropy(
-        model["theta"], X_std, resp, weights, 0.0
-    )
-    row_weight = weights * resp.sum(axis=1)
-    hessian = _cross_entropy_hessian(X_std, proba, row_weight, 0.0, reference=True)
-    grams, moments = _normal_equations(
-        X, y, list(resp.T), model["center"], model["fit_intercept"]
-    )
-    return {
-        "value": value,
-        "grad": grad,
-        "hessian": hessian,
-        "grams": grams,
-        "moments": moments,
-        "totals": column_sums(resp),
-    }
-
-
-def _predictions(X, experts):
-    coef, intercept = experts
-    outputs = float64_product(X, coef.T)
-    outputs += intercept
-    return outputs
-
-
-def _first_sums(X, y, resp, model):
-    """The first M-step's sums, from the initial responsibilities."""
-    return resp, _m_step_sums(X, y, resp, model)
-
-
-def _e_step_and_sums(X, y, model):
-    """The E-step on one chunk (its responsibilities kept) and the next sums."""
-    outputs = _predictions(X, model["experts"])
-    gaussian_log_likelihood(outputs, y, model["variance"], outputs)
-    logits = float64_product(X, model["gate_coef"].T)
-    logits += model["gate_intercept"]
-    log_prob = np.empty(X.shape[0])
-    e_step_kernel(logits, outputs, outputs, log_prob)
-    sums = _m_step_sums(X, y, outputs, model)
-    sums["log_likelihood"] = float(np.ones(X.shape[0]) @ log_prob)
-    return outputs, sums
-
-
-def _residuals_and_trial(X, y, state, model):
-    """Weighted squared residuals of the new experts; the gate's trial value."""
-    resp = state[0]
-    residuals = y[:, None] - _predictions(X, model["experts"])
-    sums = {"squares": np.einsum("ik,ik,ik->k", resp, residuals, residuals)}
-    if model.get("trial") is not None:
-        sums["trial"] = _trial_value(X, state, model)
-    return sums
-
-
-def _trial_value(X, state, model):
-    weights = model["row_weight"] * np.ones(X.shape[0])
-    X_std = _standardized(X, model["mean"], model["scale"])
-    return _penalized_cross_entropy_value(model["trial"], X_std, state[0], weights, 0.0)
+    collapses: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------
@@ -161,26 +64,45 @@ def _trial_value(X, state, model):
 
 
 class _Chunks:
-    """The row chunks of ``X`` and ``y`` as futures, and passes over them."""
+    """The row chunks as futures of :class:`~skmoe._distributed_chunks.ChunkData`,
+    and passes over them (``passes`` counts the round trips to the client)."""
 
-    def __init__(self, client, X, y):
+    def __init__(self, client, X, y, sample_weight, gate_columns, expert_columns):
         self.client = client
-        if any(np.isnan(c) for c in X.chunks[0]) or any(
-            np.isnan(c) for c in y.chunks[0]
-        ):
-            raise ValueError(
-                "X or y has unknown chunk sizes; call compute_chunk_sizes() first."
-            )
+        named = {"X": X, "y": y}
+        if sample_weight is not None:
+            named["sample_weight"] = sample_weight
+        for name, array in named.items():
+            if any(np.isnan(c) for c in array.chunks[0]):
+                raise ValueError(
+                    f"{name} has unknown chunk sizes; call compute_chunk_sizes() first."
+                )
         if len(X.chunks[1]) != 1:
             raise ValueError("X must be chunked along its rows only.")
-        if X.chunks[0] != y.chunks[0]:
-            raise ValueError(
-                f"X and y must have the same row chunks; got {X.chunks[0]} and "
-                f"{y.chunks[0]}."
-            )
+        for name, array in named.items():
+            if array.chunks[0] != X.chunks[0]:
+                raise ValueError(
+                    f"X and {name} must have the same row chunks; got "
+                    f"{X.chunks[0]} and {array.chunks[0]}."
+                )
         self.row_chunks = X.chunks[0]
-        self.X = client.compute(list(X.to_delayed().ravel()))
-        self.y = client.compute(list(y.to_delayed().ravel()))
+        futures = {
+            name: client.compute(list(array.to_delayed().ravel()))
+            for name, array in named.items()
+        }
+        weights = futures.get("sample_weight", [None] * len(self.row_chunks))
+        # Chained to the first pass on the workers, without a round trip.
+        self.data = client.map(
+            per_chunk.chunk_data,
+            list(range(len(self.row_chunks))),
+            futures["X"],
+            futures["y"],
+            weights,
+            gate_columns=gate_columns,
+            expert_columns=expert_columns,
+            pure=False,
+        )
+        self.unit_weight = sample_weight is None
         self.passes = 0
 
     def map(self, func, *per_chunk, **kwargs):
@@ -268,7 +190,7 @@ def _penalised(raw, theta, n_experts, alpha):
 def _trial_pass(chunks, state, model, candidate, alpha):
     """The gate's penalised objective at ``candidate``: one pass."""
     futures = chunks.map(
-        _trial_value, chunks.X, state, model=dict(model, trial=candidate)
+        per_chunk.trial_value, chunks.data, state, model=dict(model, trial=candidate)
     )
     raw = sum(chunks.gather(futures))
     return _penalised(
@@ -287,6 +209,79 @@ def _set_gate(gate, theta, n_iter, hessian):
     gate._set_public_coefficients()
 
 
+def _start(chunks, gate, family, experts):
+    """The two setup passes: the gate's standardisation, the experts' centre, the
+    variance floor; the model dict the chunk functions read."""
+    moments = chunks.gather(chunks.map(per_chunk.chunk_moments, chunks.data))
+    total_weight = sum(m["weight"] for m in moments)
+    if not total_weight > 0:
+        raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+    mean = _total(moments, "sum_gate") / total_weight
+    y_mean = sum(m["sum_y"] for m in moments) / total_weight
+    low = np.min([m["low"] for m in moments], axis=0)
+    high = np.max([m["high"] for m in moments], axis=0)
+    spread = chunks.gather(
+        chunks.map(per_chunk.chunk_spread, chunks.data, mean=mean, y_mean=y_mean)
+    )
+    scale = np.sqrt(_total(spread, "sq_gate") / total_weight)
+    scale[(low == high) | (scale == 0)] = 1.0
+    gate.mean_, gate.scale_ = mean, scale
+    y_variance = sum(s["sq_y"] for s in spread) / total_weight
+    family.variance_floor_ = max(
+        _VARIANCE_FLOOR_RATIO * (y_variance if y_variance > 0 else 1.0), _TINY
+    )
+    n_rows = sum(m["n"] for m in moments)
+    center = _total(moments, "sum_expert") / n_rows
+    return {
+        "mean": mean,
+        "scale": scale,
+        "center": center if experts[0].fit_intercept else np.zeros(center.size),
+        "fit_intercept": experts[0].fit_intercept,
+        "total_weight": total_weight,
+        "unit_weight": chunks.unit_weight,
+        "theta": _theta(gate, gate._n_experts, mean.size),
+    }
+
+
+def _solve_experts(experts, sums, model, min_weight):
+    """The experts' M-step on the reduced normal equations; their weight totals."""
+    totals = _total(sums, "totals")
+    grams, moments_y = _total(sums, "grams"), _total(sums, "moments")
+    for k, expert_k in enumerate(experts):
+        if totals[k] <= min_weight:
+            if hasattr(expert_k, "n_features_in_"):
+                continue
+            raise NotImplementedError("an unfitted expert with no weight.")
+        alpha = _ridge_alpha(expert_k)
+        if not _solve_into(expert_k, grams[k], moments_y[k], model["center"], alpha):
+            raise NotImplementedError(
+                f"expert {k}'s normal equations are too ill-conditioned."
+            )
+    model["experts"] = (
+        np.array([e.coef_ for e in experts]),
+        np.array([e.intercept_ for e in experts]),
+    )
+    return totals
+
+
+def _collapse(action, parts, shares, threshold, n_iter):
+    """``_collapse.handle_collapse`` on the client's parts; the events, as
+    ``Run.collapses`` records them, and whether an expert was dropped."""
+    collapsed = np.flatnonzero(shares < threshold)
+    if action == "reseed":
+        raise NotImplementedError("distributed EM cannot reseed an expert yet.")
+    # The responsibilities live on the workers: none pass through here, and a
+    # drop is followed by a fresh E-step, as in _em.run_em.
+    _, actions = handle_collapse(
+        action, parts, np.empty((0, len(shares))), None, collapsed
+    )
+    events = [
+        {"iteration": n_iter, "expert": int(k), "share": float(shares[k]), "action": a}
+        for k, a in actions.items()
+    ]
+    return events, "dropped" in actions.values()
+
+
 def fit_distributed_em(
     client,
     X,
@@ -295,8 +290,12 @@ def fit_distributed_em(
     *,
     expert,
     gate=None,
+    sample_weight=None,
+    gate_features=None,
+    expert_features=None,
     max_iter=200,
     tol=1e-6,
+    collapse="drop",
     collapse_threshold=1e-3,
 ):
     """Exact EM for the Gaussian regressor on row-chunked Dask arrays.
@@ -307,7 +306,7 @@ def fit_distributed_em(
         The client whose workers hold the chunks.
 
     X : dask.array.Array of shape (n_samples, n_features)
-        Inputs of both the gate and the experts, chunked along the rows only.
+        Inputs of the gate and the experts, chunked along the rows only.
 
     y : dask.array.Array of shape (n_samples,)
         The target, with the row chunks of ``X``.
@@ -321,18 +320,26 @@ def fit_distributed_em(
     gate : SoftmaxGate, default=None
         The gate; ``SoftmaxGate()`` if None.
 
-    max_iter, tol, collapse_threshold : see ``MixtureOfExpertsRegressor``.
+    sample_weight : dask.array.Array of shape (n_samples,), default=None
+        Non-negative sample weights, with the row chunks of ``X``.
+
+    gate_features, expert_features : array-like of int or bool, default=None
+        The columns of ``X`` the gate and the experts read (None: all).
+
+    max_iter, tol, collapse, collapse_threshold : see ``MixtureOfExpertsRegressor``
+        ``collapse="reseed"`` raises ``NotImplementedError`` when it would act.
 
     Returns
     -------
     fit : DistributedFit
-        The fitted experts, gate and family, and the run's log-likelihood,
-        curve, iterations, convergence and number of passes over the chunks.
+        The fitted experts, gate and family, and the run's log-likelihood, curve,
+        iterations, convergence, collapses and round trips to the client.
     """
     import dask.array as da
 
-    chunks = _Chunks(client, X, y)
     n_features = X.shape[1]
+    gate_columns = resolve_features(gate_features, "gate_features", n_features)
+    expert_columns = resolve_features(expert_features, "expert_features", n_features)
     n_experts = init_resp.shape[1]
     experts = [clone(expert) for expert in [expert] * n_experts]
     _check_experts(experts)
@@ -341,75 +348,34 @@ def fit_distributed_em(
     gate._n_experts = n_experts
     if (
         n_experts < 2
-        or n_features == 0
-        or n_experts * (n_features + 1) > TRUNCATED_ABOVE
+        or gate_columns.size == 0
+        or expert_columns.size == 0
+        or n_experts * (gate_columns.size + 1) > TRUNCATED_ABOVE
     ):
         raise NotImplementedError("the prototype needs 2+ experts, a few features.")
-
-    indices = list(range(len(chunks.X)))
-    moments = chunks.gather(chunks.map(_chunk_moments, indices, chunks.X, chunks.y))
-    total = float(sum(m["n"] for m in moments))
-    mean = _total(moments, "sum_x") / total
-    y_mean = sum(m["sum_y"] for m in moments) / total
-    low = np.min([m["low"] for m in moments], axis=0)
-    high = np.max([m["high"] for m in moments], axis=0)
-    spread = chunks.gather(
-        chunks.map(_chunk_spread, chunks.X, chunks.y, mean=mean, y_mean=y_mean)
-    )
-    scale = np.sqrt(_total(spread, "sq_x") / total)
-    scale[(low == high) | (scale == 0)] = 1.0
-    gate.mean_, gate.scale_ = mean, scale
-    y_variance = sum(s["sq_y"] for s in spread) / total
+    chunks = _Chunks(client, X, y, sample_weight, gate_columns, expert_columns)
     family = Gaussian()
-    family.variance_floor_ = max(
-        _VARIANCE_FLOOR_RATIO * (y_variance if y_variance > 0 else 1.0), _TINY
-    )
-    model = {
-        "mean": mean,
-        "scale": scale,
-        "center": mean if experts[0].fit_intercept else np.zeros(n_features),
-        "fit_intercept": experts[0].fit_intercept,
-        "row_weight": 1.0 / total,
-        "theta": _theta(gate, n_experts, n_features),
-    }
+    model = _start(chunks, gate, family, experts)
+    total = model["total_weight"]
+    parts = Parts(experts, [None] * n_experts, gate, family)
     if not isinstance(init_resp, da.Array):
         init_resp = da.from_array(np.asarray(init_resp, dtype=np.float64))
     init_resp = init_resp.rechunk((chunks.row_chunks, n_experts))
     init = client.compute(list(init_resp.to_delayed().ravel()))
-    state = chunks.map(_first_sums, chunks.X, chunks.y, init, model=model)
+    state = chunks.map(per_chunk.first_sums, chunks.data, init, model=model)
     del init
     sums = chunks.gather(state, 1)
 
     min_weight = _MIN_WEIGHT_SHARE * total
-    curve, previous, relaxed_at = [], None, None
+    curve, collapses, previous, relaxed_at = [], [], None, None
     converged = False
     for n_iter in range(1, max_iter + 1):
         theta = model["theta"]
         step_theta, steps, hessian, search = _newton_step(gate, theta, sums)
-        totals = _total(sums, "totals")
-        grams, moments_y = _total(sums, "grams"), _total(sums, "moments")
-        for k, expert_k in enumerate(experts):
-            if totals[k] <= min_weight:
-                if hasattr(expert_k, "n_features_in_"):
-                    continue
-                raise NotImplementedError("an unfitted expert with no weight.")
-            if not _solve_into(
-                expert_k,
-                grams[k],
-                moments_y[k],
-                model["center"],
-                _ridge_alpha(expert_k),
-            ):
-                raise NotImplementedError(
-                    f"expert {k}'s normal equations are too ill-conditioned."
-                )
-        model["experts"] = (
-            np.array([e.coef_ for e in experts]),
-            np.array([e.intercept_ for e in experts]),
-        )
+        totals = _solve_experts(experts, sums, model, min_weight)
         model["trial"] = None if search is None else theta + search[1]
         second = chunks.gather(
-            chunks.map(_residuals_and_trial, chunks.X, chunks.y, state, model=model)
+            chunks.map(per_chunk.residuals_and_trial, chunks.data, state, model=model)
         )
         if search is not None:
             value, step, decrease = search
@@ -426,21 +392,21 @@ def fit_distributed_em(
         family._set_variances(
             squares / np.maximum(totals, np.finfo(np.float64).tiny), totals > 0
         )
-        model.update(
-            variance=family.variance_,
-            gate_coef=gate.coef_,
-            gate_intercept=gate.intercept_,
-            theta=_theta(gate, n_experts, n_features),
-            trial=None,
-        )
-        state = chunks.map(_e_step_and_sums, chunks.X, chunks.y, model=model)
-        sums = chunks.gather(state, 1)
+        state, sums = _e_step(chunks, model, gate, family, n_experts)
         shares = _total(sums, "totals") / total
-        if np.any(shares < collapse_threshold):
-            raise NotImplementedError(
-                f"experts {np.flatnonzero(shares < collapse_threshold).tolist()} "
-                "collapsed; the prototype handles no collapse."
+        if np.any(shares < collapse_threshold) and n_experts > 1:
+            events, dropped = _collapse(
+                collapse, parts, shares, collapse_threshold, n_iter
             )
+            collapses += events
+            if dropped:
+                n_experts = gate._n_experts = len(experts)
+                model["experts"] = (
+                    np.array([e.coef_ for e in experts]),
+                    np.array([e.intercept_ for e in experts]),
+                )
+                state, sums = _e_step(chunks, model, gate, family, n_experts)
+            previous = None
         log_likelihood = sum(s["log_likelihood"] for s in sums) / total
         objective = log_likelihood - gate.penalty_
         if not np.isfinite(objective):
@@ -474,4 +440,18 @@ def fit_distributed_em(
         n_iter,
         converged,
         chunks.passes,
+        collapses,
     )
+
+
+def _e_step(chunks, model, gate, family, n_experts):
+    """The E-step pass from the client's parts; the state futures and the sums."""
+    model.update(
+        variance=family.variance_,
+        gate_coef=gate.coef_,
+        gate_intercept=gate.intercept_,
+        theta=_theta(gate, n_experts, model["mean"].size),
+        trial=None,
+    )
+    state = chunks.map(per_chunk.e_step_and_sums, chunks.data, model=model)
+    return state, chunks.gather(state, 1)

@@ -245,3 +245,53 @@ def test_a_backtracking_line_search_is_reproduced(client, monkeypatch):
         # Two setup passes, the first M-step's, two per iteration, and one per
         # halving of a step: the distributed search halved as often.
         assert fit.passes == 3 + 2 * fit.n_iter + halvings
+
+
+def test_sample_weight_and_feature_subsets_match_the_in_memory_fit(client):
+    X, y = make_moe_regression(
+        n_samples=3000, n_features=4, n_experts=3, gate_scale=3.0, random_state=2
+    )
+    rng = np.random.default_rng(3)
+    weight = rng.uniform(0.0, 3.0, size=3000)
+    weight[rng.random(3000) < 0.1] = 0.0  # zero-weight rows too
+    init = rng.dirichlet(np.ones(3), size=3000)
+    gate_features, expert_features = [0, 2], [1, 2, 3]
+    moe = MixtureOfExpertsRegressor(
+        LinearRegression(),
+        n_experts=3,
+        init=init,
+        n_init=1,
+        init_size=None,
+        gate_features=gate_features,
+        expert_features=expert_features,
+    ).fit(X, y, sample_weight=weight)
+    assert moe.n_experts_ == 3
+    unweighted = _in_memory(X, y, init, LinearRegression(), SoftmaxGate())
+    assert abs(unweighted.log_likelihood_ - moe.log_likelihood_) > 1e-3
+    for rows in (750, 700):
+        fit = fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(rows, 4)),
+            da.from_array(y, chunks=rows),
+            init,
+            expert=LinearRegression(),
+            sample_weight=da.from_array(weight, chunks=rows),
+            gate_features=gate_features,
+            expert_features=expert_features,
+        )
+        _assert_same_fit(fit, moe)
+        assert fit.gate.coef_.shape == (3, 2)
+        assert fit.experts[0].coef_.shape == (3,)
+
+
+def test_mismatched_sample_weight_chunks_are_refused(client, small):
+    X, y, init = small
+    with pytest.raises(ValueError, match="X and sample_weight must have the same"):
+        fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(100, 2)),
+            da.from_array(y, chunks=100),
+            init,
+            expert=LinearRegression(),
+            sample_weight=da.from_array(np.ones(400), chunks=200),
+        )
