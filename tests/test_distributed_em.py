@@ -295,3 +295,73 @@ def test_mismatched_sample_weight_chunks_are_refused(client, small):
             expert=LinearRegression(),
             sample_weight=da.from_array(np.ones(400), chunks=200),
         )
+
+
+def _starved_start(X, seed):
+    """The two true regimes to experts 0 and 1, about 2% of every row to expert 2,
+    which then fits no regime and collapses."""
+    rng = np.random.default_rng(seed)
+    init = np.zeros((X.shape[0], 3))
+    init[np.arange(X.shape[0]), (X[:, 1] > 0).astype(int)] = 1.0
+    init = 0.97 * init + 0.01 + 0.01 * rng.random(init.shape)
+    return init / init.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.filterwarnings("ignore:.*collapse")
+def test_a_dropped_expert_is_reproduced(client):
+    X, y = _two_regimes(3000, seed=0, noise=0.05)
+    init = _starved_start(X, 5)
+    moe = MixtureOfExpertsRegressor(
+        LinearRegression(), n_experts=3, init=init, n_init=1, init_size=None
+    ).fit(X, y)
+    assert moe.n_experts_ == 2  # the starved expert was dropped
+    assert [c["action"] for c in moe.collapsed_] == ["dropped"]
+    for rows in (1000, 700):
+        fit = fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(rows, 2)),
+            da.from_array(y, chunks=rows),
+            init,
+            expert=LinearRegression(),
+            collapse="drop",
+        )
+        _assert_same_fit(fit, moe)
+        assert len(fit.experts) == 2
+        assert [c["expert"] for c in fit.collapses] == [
+            c["expert"] for c in moe.collapsed_
+        ]
+        assert [c["iteration"] for c in fit.collapses] == [
+            c["iteration"] for c in moe.collapsed_
+        ]
+        np.testing.assert_allclose(
+            [c["share"] for c in fit.collapses],
+            [c["share"] for c in moe.collapsed_],
+            rtol=1e-8,
+        )
+        # The drop costs one more E-step pass.
+        assert fit.passes == 3 + 2 * fit.n_iter + 1
+
+
+def test_a_collapse_raises_as_in_memory(client):
+    from skmoe.exceptions import ExpertCollapseError
+
+    X, y = _two_regimes(3000, seed=0, noise=0.05)
+    init = _starved_start(X, 5)
+    with pytest.raises(ExpertCollapseError, match=r"expert\(s\) \[2\]"):
+        MixtureOfExpertsRegressor(
+            LinearRegression(),
+            n_experts=3,
+            init=init,
+            n_init=1,
+            init_size=None,
+            collapse="raise",
+        ).fit(X, y)
+    with pytest.raises(ExpertCollapseError, match=r"expert\(s\) \[2\]"):
+        fit_distributed_em(
+            client,
+            da.from_array(X, chunks=(1000, 2)),
+            da.from_array(y, chunks=1000),
+            init,
+            expert=LinearRegression(),
+            collapse="raise",
+        )
