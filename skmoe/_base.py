@@ -29,6 +29,7 @@ from skmoe._expert_list import (
     NestedParamsMixin,
     check_experts,
     expert_signature,
+    is_expert_list,
     labelled_experts,
     resolve_n_experts,
     slot_names,
@@ -369,6 +370,9 @@ class BaseMixtureOfExperts(
             family=family,
             experts=slot_prototypes(self, slots),
             gate=self._gate_prototype(),
+            expert_names=slot_names(self, slots)
+            if is_expert_list(self.expert)
+            else None,
         )
 
     def _config(self, init, batch_size, n_init):

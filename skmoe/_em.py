@@ -47,6 +47,7 @@ def new_parts(problem, target, sample_weight):
         [em_updater(expert, family) for expert in experts],
         clone(problem.gate),
         family,
+        names=problem.expert_names,
     )
 
 
@@ -308,7 +309,7 @@ def _refits(parts, resp, weights, w, config):
                 continue
             expert_weight = w
             rows = np.flatnonzero(w > 0) if sparse else None
-        refits.append(Refit(k, expert, updater, rows, expert_weight))
+        refits.append(Refit(k, expert, updater, rows, expert_weight, parts.label(k)))
     return refits
 
 
