@@ -265,7 +265,7 @@ def _linear(expert, family):
 
 def em_updater(expert, family):
     """The updater of ``expert`` in EM and CEM: a fast path where one fits."""
-    if family.output == "conditional log-density":
+    if hasattr(family, "new_updater"):  # the family's own (OwnDensity: InnerEM)
         return family.new_updater()
     if _linear(expert, family):
         return NormalEquations()
