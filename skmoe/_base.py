@@ -29,6 +29,7 @@ from skmoe._expert_list import (
     NestedParamsMixin,
     check_experts,
     expert_signature,
+    is_expert_list,
     labelled_experts,
     resolve_n_experts,
     slot_names,
@@ -194,6 +195,17 @@ class BaseMixtureOfExperts(
     def _gate_prototype(self):
         return SoftmaxGate() if self.gate is None else self.gate
 
+    def _family_over_experts(self, family, solver):
+        """``family``, or over experts with a density of their own (nested
+        mixtures) the family of those densities; refusals name the entry."""
+        return check_own_densities(
+            labelled_experts(self),
+            family,
+            default_family=getattr(self, "family", None) in (None, "gaussian"),
+            classifier=is_classifier(self),
+            solver=solver,
+        )
+
     # ---- fit
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -272,13 +284,7 @@ class BaseMixtureOfExperts(
                 "expert needs rows to fit."
             )
         batch_size = reader.batch_size(self.batch_size, n_samples, n_experts)
-        family = check_own_densities(
-            labelled_experts(self),
-            self._new_family(),
-            default_family=getattr(self, "family", None) in (None, "gaussian"),
-            classifier=is_classifier(self),
-            solver=self.solver,
-        )
+        family = self._family_over_experts(self._new_family(), self.solver)
         y, target = reader.target(family, y, sample_weight)
         self._learn_target(family)
         self._resolve_columns()
@@ -369,6 +375,9 @@ class BaseMixtureOfExperts(
             family=family,
             experts=slot_prototypes(self, slots),
             gate=self._gate_prototype(),
+            expert_names=slot_names(self, slots)
+            if is_expert_list(self.expert)
+            else None,
         )
 
     def _config(self, init, batch_size, n_init):

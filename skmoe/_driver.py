@@ -95,7 +95,10 @@ def _run(problem, config, seed, restart, progress, expert_jobs, fitted):
         if config.solver == "gradient":
             run = run_mini_batch(problem, config, seed, restart, progress, fitted)
         else:
-            warm = None if fitted is None else fitted_parts(*fitted[:3])
+            warm = None
+            if fitted is not None:
+                warm = fitted_parts(*fitted[:3])
+                warm.names = problem.expert_names
             run = run_restart(
                 problem, config, seed, restart, progress, expert_jobs, warm
             )

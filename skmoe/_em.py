@@ -47,6 +47,7 @@ def new_parts(problem, target, sample_weight):
         [em_updater(expert, family) for expert in experts],
         clone(problem.gate),
         family,
+        names=problem.expert_names,
     )
 
 
@@ -129,7 +130,6 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
     if resp is None:
         log_prob, resp = e_step(parts, data)
         previous = w @ log_prob / total_weight - parts.gate.penalty_
-    hard = config.solver == "cem"
     for updater in parts.updaters:
         updater.reseeded = False  # an expert is reseeded once per run
     curve = []
@@ -141,7 +141,7 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
     for n_iter in range(1, config.max_iter + 1):
         iteration = progress.subtask("iteration")
         iteration.begin()
-        if hard:
+        if config.solver == "cem":
             resp = _hard_assignments(resp)
         # The experts' outputs live only from the M-step to the E-step: kept,
         # they would add (n, K) floats to the next M-step's peak.
@@ -151,26 +151,13 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
         # Spent: freed before the E-step, which turns the outputs into the
         # next responsibilities in place, they stay out of its peak.
         del resp
-        log_prob, resp = e_step(parts, data, outputs)
+        # resp is the next iteration's (ruff does not see a loop's reads).
+        log_prob, resp, events = _e_step_and_collapses(  # noqa: RUF059
+            parts, data, outputs, config, n_iter
+        )
         del outputs
-        collapsed, shares = collapsed_experts(resp, w, config.collapse_threshold)
-        if collapsed.size and len(parts.experts) > 1:
-            resp, actions = handle_collapse(
-                config.collapse, parts, resp, log_prob, collapsed
-            )
-            collapses += [
-                {
-                    "iteration": n_iter,
-                    "expert": int(k),
-                    "share": float(shares[k]),
-                    "action": action,
-                }
-                for k, action in actions.items()
-            ]
-            if "dropped" in actions.values():
-                # The model changed: its own E-step keeps the log-likelihood
-                # and responsibilities consistent with the returned experts.
-                log_prob, resp = e_step(parts, data)
+        if events:
+            collapses += events
             previous = None  # not comparable with the model before
         log_likelihood = w @ log_prob / total_weight
         objective = log_likelihood - parts.gate.penalty_
@@ -213,6 +200,28 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
     )
 
 
+def _e_step_and_collapses(parts, data, outputs, config, n_iter):
+    """The E-step over the M-step's ``outputs`` (overwritten), then the collapse
+    policy: the per-row log-likelihood, the responsibilities and the collapse
+    events (empty if none), as ``collapsed_`` records them."""
+    log_prob, resp = e_step(parts, data, outputs)
+    collapsed, shares = collapsed_experts(
+        resp, data.sample_weight, config.collapse_threshold
+    )
+    if not (collapsed.size and len(parts.experts) > 1):
+        return log_prob, resp, []
+    resp, actions = handle_collapse(config.collapse, parts, resp, log_prob, collapsed)
+    if "dropped" in actions.values():
+        # The model changed: its own E-step keeps the log-likelihood and
+        # responsibilities consistent with the returned experts.
+        log_prob, resp = e_step(parts, data)
+    events = [
+        {"iteration": n_iter, "expert": int(k), "share": float(shares[k]), "action": a}
+        for k, a in actions.items()
+    ]
+    return log_prob, resp, events
+
+
 def em_steps(data, parts, resp, config, first_iteration, n_steps):
     """``n_steps`` EM iterations from ``resp``, with no test of convergence.
 
@@ -226,17 +235,7 @@ def em_steps(data, parts, resp, config, first_iteration, n_steps):
             resp = _hard_assignments(resp)
         outputs = m_step(parts, data, resp, config, n_iter, 1)
         del resp
-        log_prob, resp = e_step(parts, data, outputs)
-        del outputs
-        collapsed, _ = collapsed_experts(
-            resp, data.sample_weight, config.collapse_threshold
-        )
-        if collapsed.size and len(parts.experts) > 1:
-            resp, actions = handle_collapse(
-                config.collapse, parts, resp, log_prob, collapsed
-            )
-            if "dropped" in actions.values():
-                log_prob, resp = e_step(parts, data)
+        log_prob, resp, _ = _e_step_and_collapses(parts, data, outputs, config, n_iter)
     return log_prob, resp
 
 
@@ -308,7 +307,7 @@ def _refits(parts, resp, weights, w, config):
                 continue
             expert_weight = w
             rows = np.flatnonzero(w > 0) if sparse else None
-        refits.append(Refit(k, expert, updater, rows, expert_weight))
+        refits.append(Refit(k, expert, updater, rows, expert_weight, parts.label(k)))
     return refits
 
 

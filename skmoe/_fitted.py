@@ -151,7 +151,8 @@ class FittedMixtureMixin:
         deeper = None if level is None else level - 1
         return np.hstack(
             [
-                proba[:, [k]] * expert._path_proba(expert._validate_X(X_expert), deeper)
+                proba[:, [k]]
+                * expert._path_proba(validated_input(expert, X_expert), deeper)
                 if isinstance(expert, FittedMixtureMixin)
                 else proba[:, [k]]
                 for k, expert in enumerate(self.experts_)

@@ -13,9 +13,8 @@ from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from skmoe._expert_list import check_experts, labelled_experts, resolve_n_experts
+from skmoe._expert_list import check_experts, resolve_n_experts
 from skmoe._gradient import partial_fit_steps, resolve_batch_size
-from skmoe._nested import check_own_densities
 from skmoe._routing import check_routing
 from skmoe._threads import single_threaded
 from skmoe._validation import check_fit_weights, check_init
@@ -77,13 +76,7 @@ class MiniBatchMixin:
             init = check_init(self.init, n_samples, n_experts)
             check_routing(self.routing, self.top_k, n_experts)
         family = self._new_family() if first else self.family_
-        check_own_densities(
-            labelled_experts(self),
-            family,
-            default_family=getattr(self, "family", None) in (None, "gaussian"),
-            classifier=is_classifier(self),
-            solver="gradient",
-        )
+        self._family_over_experts(family, "gradient")  # refuses nested experts
         family.declare(y, classes, partial=True)
         self._learn_target(family)
         check_experts(self, "gradient", family)

@@ -58,7 +58,8 @@ class Problem:
     ``y`` is the target as the experts see it and ``target`` as the family
     encoded it; mini-batch training encodes each batch on its own, so ``target``
     is then None, as is ``sample_weight`` when the user gave none. ``experts``
-    holds one unfitted prototype per expert, cloned by each run.
+    holds one unfitted prototype per expert, cloned by each run;
+    ``expert_names`` their names when they are a list of experts.
     """
 
     X: np.ndarray
@@ -70,6 +71,7 @@ class Problem:
     family: object
     experts: list
     gate: object
+    expert_names: list | None = None
     data: Data | None = field(init=False, default=None)
 
     def __post_init__(self):
@@ -116,7 +118,9 @@ class Parts:
     (``Family.latent_weights``), which the next M-step reads. ``slots[k]`` is
     the position of ``experts[k]`` among the experts the parts started with
     (``Problem.experts``, or a warm start's fitted experts): dropping an expert
-    drops its slot, so that the face can name the experts that remain.
+    drops its slot, so that the face can name the experts that remain;
+    ``names`` are the slots' names when the experts are a list (errors name
+    them).
     """
 
     experts: list
@@ -126,10 +130,18 @@ class Parts:
     experts_short: bool = False
     latent: np.ndarray | None = None
     slots: list | None = None
+    names: list | None = None
 
     def __post_init__(self):
         if self.slots is None:
             self.slots = list(range(len(self.experts)))
+
+    def label(self, k):
+        """How an error names expert ``k``: ``"expert 'tree'"`` by its slot's name
+        in a list of experts (``names``), else ``"expert k"``."""
+        if self.names is None:
+            return f"expert {k}"
+        return f"expert {self.names[self.slots[k]]!r}"
 
     def drop(self, k):
         """Remove expert ``k`` with its updater, slot, gate output and parameters."""

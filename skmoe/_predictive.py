@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmoe._kernels import top_k_experts
 from skmoe._mixture import Mixture, highest_density_regions, mixture_quantiles
+from skmoe._nested import OwnDensity
 from skmoe._routing import check_routing, experts_per_row, mix_experts
 from skmoe.families import Gamma, Gaussian, NegativeBinomial, Poisson, StudentT
 
@@ -93,7 +94,7 @@ def distribution_builder(family):
 
 
 def _is_hierarchy(estimator):
-    return estimator.family_.output == "conditional log-density"
+    return isinstance(estimator.family_, OwnDensity)
 
 
 def _leaf_families(estimator):
@@ -147,16 +148,8 @@ def predictive_mixture(estimator, X):
 
 def _routed_weights(estimator, X):
     """The weight of every expert at every row, 0 where routing leaves it out."""
-    n_experts = len(estimator.experts_)
-    check_routing(estimator.routing, estimator.top_k, n_experts)
-    k = experts_per_row(estimator.routing, estimator.top_k, n_experts)
-    X_gate = estimator._gate_inputs(X)
-    if k == n_experts:
-        return estimator.gate_.predict_proba(X_gate)
-    selected = np.empty((X.shape[0], k), dtype=np.intp)
-    top = np.empty((X.shape[0], k))
-    top_k_experts(estimator.gate_.decision_function(X_gate), k, selected, top)
-    weights = np.zeros((X.shape[0], n_experts))
+    selected, top = routed_experts(estimator, X)
+    weights = np.zeros((X.shape[0], len(estimator.experts_)))
     np.put_along_axis(weights, selected, top, axis=1)
     return weights
 
@@ -175,24 +168,33 @@ def _scattered(mixture, rows, weight, n_rows):
     return Mixture(weights, mixture.distribution, params)
 
 
+def routed_experts(estimator, X):
+    """Each row's routed experts at validated ``X`` and their weights, as
+    ``predict`` weighs them: arrays of shape ``(n_rows, k)``."""
+    experts = estimator.experts_
+    check_routing(estimator.routing, estimator.top_k, len(experts))
+    X_gate = estimator._gate_inputs(X)
+    k = experts_per_row(estimator.routing, estimator.top_k, len(experts))
+    if k == len(experts):
+        weights = estimator.gate_.predict_proba(X_gate)
+        return np.broadcast_to(np.arange(k), weights.shape), weights
+    selected = np.empty((X.shape[0], k), dtype=np.intp)
+    weights = np.empty((X.shape[0], k))
+    top_k_experts(estimator.gate_.decision_function(X_gate), k, selected, weights)
+    return selected, weights
+
+
 def routed_mixture(estimator, X, build):
     """The predictive mixture at validated ``X``: the experts ``routing`` selects
     per row, weighted as ``predict`` weighs them, each expert called on its own
     rows only."""
     experts = estimator.experts_
-    check_routing(estimator.routing, estimator.top_k, len(experts))
+    selected, weights = routed_experts(estimator, X)
     X_expert = estimator._expert_inputs(X)
-    X_gate = estimator._gate_inputs(X)
     family = estimator.family_
-    k = experts_per_row(estimator.routing, estimator.top_k, len(experts))
-    if k == len(experts):
-        weights = estimator.gate_.predict_proba(X_gate)
-        selected = np.broadcast_to(np.arange(k), weights.shape)
+    if weights.shape[1] == len(experts):
         means = family.expert_outputs(experts, X_expert, None)
     else:
-        selected = np.empty((X.shape[0], k), dtype=np.intp)
-        weights = np.empty((X.shape[0], k))
-        top_k_experts(estimator.gate_.decision_function(X_gate), k, selected, weights)
         means = np.empty(weights.shape)
         for index, expert in enumerate(experts):
             rows, slots = np.nonzero(selected == index)

@@ -50,7 +50,8 @@ from skmoe.exceptions import ExpertFitError
 class Refit:
     """One expert's refit in one M-step: its rows (None: all) and weights.
 
-    ``weight`` is None for a fit without weights (CEM with unit weights).
+    ``weight`` is None for a fit without weights (CEM with unit weights);
+    ``label`` is how an error names the expert (``Parts.label``).
     """
 
     index: int
@@ -58,6 +59,10 @@ class Refit:
     updater: object
     rows: np.ndarray | None
     weight: np.ndarray | None
+    label: str = ""
+
+    def __post_init__(self):
+        self.label = self.label or f"expert {self.index}"
 
 
 @dataclass
@@ -113,7 +118,7 @@ class WeightedFit:
                     "sample_weight can use solver='em' instead."
                 )
             raise ExpertFitError(
-                f"expert {refit.index} ({refit.expert!r}) failed to fit at "
+                f"{refit.label} ({refit.expert!r}) failed to fit at "
                 f"iteration {context.iteration}: {type(error).__name__}: "
                 f"{error}{hint}"
             ) from error
@@ -132,7 +137,7 @@ class WeightedFit:
             )
         except Exception as error:
             raise ExpertFitError(
-                f"expert {refit.index} ({refit.expert!r}) failed to predict its "
+                f"{refit.label} ({refit.expert!r}) failed to predict its "
                 f"training rows after its fit at iteration {context.iteration}: "
                 f"{type(error).__name__}: {error}"
             ) from error
@@ -260,7 +265,7 @@ def _linear(expert, family):
 
 def em_updater(expert, family):
     """The updater of ``expert`` in EM and CEM: a fast path where one fits."""
-    if family.output == "conditional log-density":
+    if hasattr(family, "new_updater"):  # the family's own (OwnDensity: InnerEM)
         return family.new_updater()
     if _linear(expert, family):
         return NormalEquations()

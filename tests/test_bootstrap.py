@@ -51,11 +51,12 @@ def test_permutation_is_undone_by_matching(fitted):
     order = match_experts(model.posterior_proba(X, y), swapped.posterior_proba(X, y))
     assert list(order) == [1, 0]
     np.testing.assert_allclose(_values(permuted(swapped, order)), _values(model))
-    # The family's per-expert parameters move with their experts.
+    # The family's per-expert parameters and the names move with their experts.
     np.testing.assert_allclose(
         swapped.family_.fitted_attributes()["noise_variance_"],
         model.family_.fitted_attributes()["noise_variance_"][::-1],
     )
+    assert swapped.expert_names_ == model.expert_names_[::-1]
 
 
 def test_percentile_interval_takes_the_unbiased_order_statistics():

@@ -36,6 +36,7 @@ from skmoe.datasets import (
     make_moe_classification,
     make_moe_regression,
 )
+from skmoe.exceptions import ExpertFitError
 from skmoe.inspection import summary
 from skmoe.model_selection import select_n_experts
 
@@ -429,3 +430,30 @@ def test_displays_label_the_experts(data, fitted):
     labels = [tick.get_text() for tick in usage.ax_.get_xticklabels()]
     assert labels == ["line", "step"]
     plt.close("all")
+
+
+class _FailsOnSecondFit(DecisionTreeRegressor):
+    """A tree whose second fit raises: an expert failing inside EM."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.fits_ = getattr(self, "fits_", 0) + 1
+        if self.fits_ == 2:
+            raise ValueError("second fit refused")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_an_expert_failing_inside_em_is_named_by_its_entry(data):
+    X, y = data[0][:500], data[1][:500]
+    model = MixtureOfExpertsRegressor(
+        expert=[("line", LinearRegression()), ("fragile", _FailsOnSecondFit())],
+        n_init=1,
+        init_size=None,
+        random_state=0,
+    )
+    with pytest.raises(ExpertFitError, match=r"expert 'fragile' \(_FailsOnSecondFit"):
+        model.fit(X, y)
+    single = MixtureOfExpertsRegressor(
+        expert=_FailsOnSecondFit(), n_init=1, init_size=None, random_state=0
+    )
+    with pytest.raises(ExpertFitError, match=r"expert 0 \(_FailsOnSecondFit"):
+        single.fit(X, y)

@@ -198,6 +198,8 @@ def permuted(model, order):
     ``order[k]``: what :func:`parameter_blocks` reads (experts, family, gate)."""
     view = copy.copy(model)
     view.experts_ = [model.experts_[k] for k in order]
+    if hasattr(model, "expert_names_"):
+        view.expert_names_ = [model.expert_names_[k] for k in order]
     view.family_ = copy.deepcopy(model.family_)
     for name in model.family_.fitted_state:
         if not name.startswith("_"):  # the fitted parameters, one per expert
