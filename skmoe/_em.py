@@ -38,9 +38,9 @@ from skmoe._updaters import FitContext, Refit, em_updater
 _MIN_WEIGHT_SHARE = 1e-10
 
 
-def new_parts(problem, target, sample_weight):
-    """Unfitted parts cloned from the problem's, the family set up for ``target``."""
-    family = problem.family.start(target, sample_weight)
+def new_parts(problem):
+    """Unfitted parts cloned from the problem's, the family set up for its target."""
+    family = problem.start_family()
     experts = [clone(expert) for expert in problem.experts]
     return Parts(
         experts,
@@ -62,7 +62,7 @@ def run_restart(problem, config, seed, restart, progress, expert_jobs, warm=None
     data = problem.data
     if warm is not None:
         return run_em(data, warm, None, config, progress, expert_jobs)
-    parts = new_parts(problem, data.target, data.sample_weight)
+    parts = new_parts(problem)
     rows = subsample_rows(data, parts.family, config.init_size, seed)
     if rows is None:
         resp = initial_responsibilities(
@@ -88,10 +88,10 @@ def _run_from_subsample(problem, parts, config, seed, restart, rows, progress, j
     optimum (docs: core.rst, "Initialisation"). The run reports the iterations on
     all rows; the callbacks see those alone.
     """
-    sample = problem.data.take(rows)
+    sample, sample_inputs = problem.sample(rows)
     init = config.init if isinstance(config.init, str) else config.init[rows]
     resp = initial_responsibilities(
-        problem.init_inputs(problem.X[rows]),
+        sample_inputs,
         sample,
         parts.family,
         init,
@@ -124,12 +124,11 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
     log-likelihood rose by more than ``tol`` since the last time: the gate's
     penalty then costs no more than ``tol`` at the end.
     """
-    w = data.sample_weight
-    total_weight = w.sum()
+    steps = data.steps or IN_MEMORY
     previous = None
     if resp is None:
-        log_prob, resp = e_step(parts, data)
-        previous = w @ log_prob / total_weight - parts.gate.penalty_
+        log_prob, resp = steps.e_step(parts, data)
+        previous = data.average(log_prob) - parts.gate.penalty_
     for updater in parts.updaters:
         updater.reseeded = False  # an expert is reseeded once per run
     curve = []
@@ -147,19 +146,21 @@ def run_em(data, parts, resp, config, progress, expert_jobs=1, final=True):
         # they would add (n, K) floats to the next M-step's peak.
         solve_experts = solve_next or (final and n_iter == config.max_iter)
         solve_next = False
-        outputs = m_step(parts, data, resp, config, n_iter, expert_jobs, solve_experts)
+        outputs = steps.m_step(
+            parts, data, resp, config, n_iter, expert_jobs, solve_experts
+        )
         # Spent: freed before the E-step, which turns the outputs into the
         # next responsibilities in place, they stay out of its peak.
         del resp
         # resp is the next iteration's (ruff does not see a loop's reads).
-        log_prob, resp, events = _e_step_and_collapses(  # noqa: RUF059
+        log_prob, resp, events = steps.e_step_and_collapses(  # noqa: RUF059
             parts, data, outputs, config, n_iter
         )
         del outputs
         if events:
             collapses += events
             previous = None  # not comparable with the model before
-        log_likelihood = w @ log_prob / total_weight
+        log_likelihood = data.average(log_prob)
         objective = log_likelihood - parts.gate.penalty_
         if not np.isfinite(objective):
             raise FloatingPointError(
@@ -345,6 +346,19 @@ def e_step(parts, data, outputs=None, for_m_step=True):
         block = responsibilities[rows]
         e_step_kernel(logits, block, block, log_prob[rows])
     return log_prob, responsibilities
+
+
+class _InMemory:
+    """EM's steps on rows in memory (a :class:`~skmoe._parts.Data`)."""
+
+    m_step = staticmethod(m_step)
+    e_step = staticmethod(e_step)
+    e_step_and_collapses = staticmethod(_e_step_and_collapses)
+
+
+#: The steps of ``run_em`` on a :class:`~skmoe._parts.Data`; rows held elsewhere
+#: bring their own (``Data.steps``: ``skmoe._distributed``).
+IN_MEMORY = _InMemory
 
 
 def _hard_assignments(resp):

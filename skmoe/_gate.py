@@ -29,8 +29,9 @@ from skmoe._chunks import column_sums, float64_product, row_blocks
 from skmoe._docs import DocLinkMixin
 from skmoe._newton import (
     _TINY,
+    CrossEntropyRows,
     _penalized_cross_entropy,
-    minimize_cross_entropy,
+    newton_solve,
     relaxation_gain,
 )
 from skmoe._validation import IntegerRange
@@ -221,25 +222,33 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
         """
         if not hasattr(self, "alpha_"):
             self._start_penalty()
-        n_experts = targets.shape[1]
-        n_features = X.shape[1]
+        n_experts, n_features = targets.shape[1], X.shape[1]
         if same_data:
             X_std = np.subtract(X, self.mean_, dtype=X.dtype)
             X_std /= self.scale_
         else:
-            X_std = self._standardize(X, sample_weight)
-            if getattr(self, "coef_", np.empty(0)).shape == (n_experts, n_features):
-                # New data, new scaling: the same logits in its coordinates, so
-                # that the fit starts from the model it continues.
-                self._coef_std = self.coef_ * self.scale_
-                self._intercept_std = self.intercept_ + self.coef_ @ self.mean_
+            X_std, mean, scale = standardize(X, sample_weight)
+            self._rescale(mean, scale, n_experts)
         if n_experts == 1 or n_features == 0:
-            self._fit_intercepts_only(targets, sample_weight, n_features)
+            mean_target = sample_weight @ targets / sample_weight.sum()
+            self._fit_intercepts_only(mean_target, n_features)
         else:
-            max_iter = self.max_iter if max_iter is None else max_iter
-            self._fit_newton(X_std, targets, sample_weight, max_iter)
+            weights = sample_weight / sample_weight.sum()
+            rows = CrossEntropyRows(X_std, targets, weights)
+            self._fit_newton(
+                rows, n_features, self.max_iter if max_iter is None else max_iter
+            )
         self._set_public_coefficients()
         return self
+
+    def _rescale(self, mean, scale, n_experts):
+        """Standardise by ``mean`` and ``scale`` from now on (new data), keeping
+        the logits of a fitted gate, so that a fit starts from the model it
+        continues."""
+        self.mean_, self.scale_ = mean, scale
+        if getattr(self, "coef_", np.empty(0)).shape == (n_experts, mean.size):
+            self._coef_std = self.coef_ * self.scale_
+            self._intercept_std = self.intercept_ + self.coef_ @ self.mean_
 
     def _start_penalty(self):
         """``alpha_`` from ``alpha``; no curvature for ``_relax`` yet."""
@@ -280,11 +289,6 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
         a truncated Newton step's products, the standardised rows."""
         self._curvature = None
 
-    def _standardize(self, X, sample_weight):
-        """``X`` standardised by its weighted mean and scale, which are stored."""
-        X_std, self.mean_, self.scale_ = standardize(X, sample_weight)
-        return X_std
-
     def _set_public_coefficients(self):
         self.coef_ = self._coef_std / self.scale_
         self.intercept_ = self._intercept_std - self.coef_ @ self.mean_
@@ -306,7 +310,7 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
             X_std = (X - self.mean_) / self.scale_
             theta = np.column_stack([self._coef_std, self._intercept_std]).ravel()
         else:
-            X_std = self._standardize(X, sample_weight)
+            X_std, self.mean_, self.scale_ = standardize(X, sample_weight)
             theta = np.zeros(n_experts * (n_features + 1))
         if not started or not hasattr(self, "alpha_"):
             self._start_penalty()
@@ -321,18 +325,18 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
         self._set_public_coefficients()
         return self
 
-    def _fit_intercepts_only(self, targets, sample_weight, n_features):
+    def _fit_intercepts_only(self, mean_target, n_features):
         """Closed form: the intercepts are the log of the weighted mean targets."""
-        mean_target = sample_weight @ targets / sample_weight.sum()
         log_mean = np.log(np.maximum(mean_target, _TINY))
-        self._coef_std = np.zeros((targets.shape[1], n_features))
+        self._coef_std = np.zeros((mean_target.size, n_features))
         self._intercept_std = log_mean - log_mean.mean()
         self.n_iter_ = 0
 
-    def _fit_newton(self, X_std, targets, sample_weight, max_iter):
-        """Damped Newton from the previous fit: a few iterations once EM settles."""
-        n_experts, n_features = targets.shape[1], X_std.shape[1]
-        weights = sample_weight / sample_weight.sum()
+    def _fit_newton(self, rows, n_features, max_iter):
+        """Damped Newton on the standardised ``rows`` (``CrossEntropyRows``, or
+        rows held elsewhere) from the previous fit: a few iterations once EM
+        settles."""
+        n_experts = rows.n_classes
         if getattr(self, "_coef_std", np.empty(0)).shape == (n_experts, n_features):
             # Coefficients that sum to zero over the experts: the same logits, a
             # penalty no larger, and what Newton's reference coordinates need.
@@ -340,11 +344,9 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
             theta = np.column_stack([coef, self._intercept_std]).ravel()
         else:
             theta = np.zeros(n_experts * (n_features + 1))
-        theta, n_iter, _, hessian, _ = minimize_cross_entropy(
+        theta, n_iter, _, hessian, _ = newton_solve(
             theta,
-            X_std,
-            targets,
-            weights,
+            rows,
             self.alpha_,
             tol=self.tol,
             max_iter=max_iter,

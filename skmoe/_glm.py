@@ -55,6 +55,62 @@ def has_glm_fast_path(expert):
     )
 
 
+class GLMRows:
+    """The rows of the GLM experts' problems, in memory: ``X`` centred and ``y``.
+
+    :func:`solve_glm_experts` and :func:`_newton` read the rows through these
+    methods alone, so that rows held elsewhere (``skmoe._distributed``) run the
+    same solves. ``eta`` is whatever :meth:`objective` returned as the linear
+    predictor: here an array.
+    """
+
+    def __init__(self, X, y, fit_intercept):
+        n_samples, n_features = X.shape
+        self.center = (
+            column_sums(X) / n_samples if fit_intercept else np.zeros(n_features)
+        )
+        self.X = np.subtract(X, self.center, dtype=np.float64)
+        self.y = y
+
+    def totals(self, weight):
+        """The weight's total and its total on the target, ``sum w`` and
+        ``sum w y``."""
+        return weight.sum(), weight @ self.y
+
+    def objective(self, theta, s, loss):
+        """``sum_i s_i loss(y_i, eta_i)`` at ``theta`` (infinite where ``exp(eta)``
+        would overflow), and ``eta``."""
+        eta = self.X @ theta[:-1] + theta[-1]
+        if not np.all(eta < _MAX_ETA):
+            return np.inf, eta
+        return s @ loss(self.y, eta)[0], eta
+
+    def scaled(self, weight, total):
+        """``weight / total``, the weights of an expert's objective."""
+        return weight / total
+
+    def derivatives(self, eta, s, loss):
+        """The loss's gradient in ``theta`` at ``eta``, unpenalised, and a function
+        that returns its Hessian there (computed only if asked)."""
+        _, first, second = loss(self.y, eta)
+        gradient = np.append(self.X.T @ (s * first), s @ first)
+
+        def hessian():
+            n_features = self.X.shape[1]
+            scaled = self.X * (s * second)[:, None]
+            hessian = np.empty((n_features + 1, n_features + 1))
+            hessian[:-1, :-1] = scaled.T @ self.X
+            hessian[:-1, -1] = hessian[-1, :-1] = scaled.sum(axis=0)
+            hessian[-1, -1] = s @ second
+            return hessian
+
+        return gradient, hessian
+
+    def predictions(self, eta):
+        """The experts' means at ``eta``."""
+        return np.exp(eta)
+
+
 def fit_glm_experts(experts, X, y, weights, max_steps=None):
     """Fit the fitted ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[j]``.
 
@@ -64,22 +120,28 @@ def fit_glm_experts(experts, X, y, weights, max_steps=None):
     expert left out (never fitted, no finite optimum, or Newton out of its
     steps) is for the caller to fit.
     """
+    rows = GLMRows(X, y, experts[0].fit_intercept)
+    return solve_glm_experts(experts, rows, weights, max_steps)
+
+
+def solve_glm_experts(experts, rows, weights, max_steps=None):
+    """:func:`fit_glm_experts` on ``rows`` (a :class:`GLMRows`, or rows held
+    elsewhere with its methods)."""
     fit_intercept = experts[0].fit_intercept
-    center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(X.shape[1])
-    X_centered = np.subtract(X, center, dtype=np.float64)
+    center = rows.center
     predictions, short = {}, []
     for j, (expert, weight) in enumerate(zip(experts, weights, strict=True)):
         if not hasattr(expert, "coef_") or expert.coef_.shape != center.shape:
             continue
         loss = _LOSSES[type(expert)]
-        if loss is _poisson and not weight @ y > 0:
+        total, on_target = rows.totals(weight)
+        if loss is _poisson and not on_target > 0:
             continue  # all counts zero: the intercept's optimum is minus infinity
         theta = np.append(expert.coef_, expert.intercept_ + expert.coef_ @ center)
         solution = _newton(
             theta,
-            X_centered,
-            y,
-            weight / weight.sum(),
+            rows,
+            rows.scaled(weight, total),
             expert.alpha,
             loss,
             fit_intercept,
@@ -95,39 +157,33 @@ def fit_glm_experts(experts, X, y, weights, max_steps=None):
             float(theta[-1] - theta[:-1] @ center) if fit_intercept else 0.0
         )
         expert.n_iter_ = n_iter
-        predictions[j] = np.exp(eta)
+        predictions[j] = rows.predictions(eta)
     return predictions, short
 
 
-def _newton(theta, X, y, s, alpha, loss, fit_intercept, max_steps):
+def _newton(theta, rows, s, alpha, loss, fit_intercept, max_steps):
     """Damped Newton steps on the objective from ``theta`` (coefficients, then the
     intercept); returns the last ``theta``, its ``eta``, the steps and whether the
     gradient met the tolerance."""
-    n_features = X.shape[1]
+    n_features = theta.size - 1
     penalty = np.full(n_features + 1, alpha)
     penalty[-1] = 0.0
 
     def objective(theta):
-        eta = X @ theta[:-1] + theta[-1]
-        if not np.all(eta < _MAX_ETA):
-            return np.inf, eta
-        return s @ loss(y, eta)[0] + 0.5 * alpha * theta[:-1] @ theta[:-1], eta
+        value, eta = rows.objective(theta, s, loss)
+        return value + 0.5 * alpha * theta[:-1] @ theta[:-1], eta
 
     value, eta = objective(theta)
     for n_iter in range(max_steps + 1):
-        _, first, second = loss(y, eta)
-        gradient = np.append(X.T @ (s * first), s @ first) + penalty * theta
+        gradient, hessian_at_eta = rows.derivatives(eta, s, loss)
+        gradient += penalty * theta
         if not fit_intercept:
             gradient[-1] = 0.0
         if np.max(np.abs(gradient)) < _TOL:
             return theta, eta, n_iter, True
         if n_iter == max_steps:
             break
-        scaled = X * (s * second)[:, None]
-        hessian = np.empty((n_features + 1, n_features + 1))
-        hessian[:-1, :-1] = scaled.T @ X
-        hessian[:-1, -1] = hessian[-1, :-1] = scaled.sum(axis=0)
-        hessian[-1, -1] = s @ second
+        hessian = hessian_at_eta()
         hessian[np.diag_indices_from(hessian)] += penalty
         if not fit_intercept:
             hessian[-1], hessian[:, -1], hessian[-1, -1] = 0.0, 0.0, 1.0

@@ -27,7 +27,7 @@ from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 
 from skmoe._chunks import column_sums
-from skmoe._newton import SolveEnd, minimize_cross_entropy
+from skmoe._newton import CrossEntropyRows, SolveEnd, newton_solve
 
 _TOL = 1e-12
 _MAX_ITER = 50
@@ -68,6 +68,41 @@ def has_logistic_fast_path(expert):
     return _l2_penalty(expert) is not None
 
 
+class LogisticRows:
+    """The rows of the logistic experts' problems, in memory: ``X`` centred (with
+    intercepts) and the one-hot targets; each expert's weights make its
+    :class:`~skmoe._newton.CrossEntropyRows`.
+
+    :func:`solve_logistic_experts` reads the rows through these methods alone, so
+    that rows held elsewhere (``skmoe._distributed``) run the same solves.
+    """
+
+    def __init__(self, X, target, classes, fit_intercept):
+        n_samples, n_features = X.shape
+        # Centring only improves the conditioning (the intercepts absorb it);
+        # without intercepts the model is not shift-invariant, so X is used as
+        # it is.
+        self.center = (
+            column_sums(X) / n_samples if fit_intercept else np.zeros(n_features)
+        )
+        self.X = np.subtract(X, self.center, dtype=X.dtype) if fit_intercept else X
+        self.target = target
+        self.targets = np.zeros((n_samples, classes.size))
+        self.targets[np.arange(n_samples), target] = 1.0
+
+    def class_totals(self, weight):
+        """Each class's weight, and the total."""
+        return weight @ self.targets, weight.sum()
+
+    def rows(self, weight, total):
+        """The cross-entropy rows of the expert weighted by ``weight``."""
+        return CrossEntropyRows(self.X, self.targets, weight / total)
+
+    def target_proba(self, proba):
+        """The probability of each row's class, from the probabilities."""
+        return proba[np.arange(proba.shape[0]), self.target]
+
+
 def fit_logistic_experts(
     experts, X, target, classes, weights, last_solves, n_jobs=1, max_steps=None
 ):
@@ -90,31 +125,34 @@ def fit_logistic_experts(
     to rounding, from Newton's last pass over the rows; and the positions of the
     experts that ``max_steps`` stopped short of their optimum.
     """
+    rows = LogisticRows(X, target, classes, experts[0].fit_intercept)
+    return solve_logistic_experts(
+        experts, rows, classes, weights, last_solves, n_jobs, max_steps
+    )
+
+
+def solve_logistic_experts(
+    experts, rows, classes, weights, last_solves, n_jobs=1, max_steps=None
+):
+    """:func:`fit_logistic_experts` on ``rows`` (a :class:`LogisticRows`, or rows
+    held elsewhere with its methods)."""
     n_classes = classes.size
-    n_features = X.shape[1]
-    fit_intercept = experts[0].fit_intercept
-    # Centring only improves the conditioning (the intercepts absorb it); without
-    # intercepts the model is not shift-invariant, so X is used as it is.
-    center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(n_features)
-    X_centered = np.subtract(X, center, dtype=X.dtype) if fit_intercept else X
-    targets = np.zeros((X.shape[0], n_classes))
-    targets[np.arange(X.shape[0]), target] = 1.0
+    center = rows.center
+    n_features = center.size
     free = np.ones((n_classes, n_features + 1), dtype=bool)
     if n_classes == 2:
         free[0] = False  # the binary model: class 0's logit stays at zero
-    if not fit_intercept:
+    if not experts[0].fit_intercept:
         free[:, -1] = False
 
     def solve(expert, weight, last):
-        total = weight.sum()
-        if not np.all(weight @ targets > _MIN_CLASS_SHARE * total):
+        class_totals, total = rows.class_totals(weight)
+        if not np.all(class_totals > _MIN_CLASS_SHARE * total):
             return None
         known = None if last is None else last.proba_at(expert.coef_, expert.intercept_)
-        return minimize_cross_entropy(
+        return newton_solve(
             _start(expert, classes, center, n_features),
-            X_centered,
-            targets,
-            weight / total,
+            rows.rows(weight, total),
             _l2_penalty(expert) / total,
             tol=_TOL,
             max_iter=_MAX_ITER if max_steps is None else max_steps,
@@ -142,11 +180,11 @@ def fit_logistic_experts(
             short.append(j)
         _write_solution(expert, theta.reshape(n_classes, -1), classes, center, n_iter)
         if not isinstance(hessian, np.ndarray):
-            hessian = None  # products, which would keep X_centered alive
+            hessian = None  # products, which would keep the rows alive
         last_solves[j] = SolveEnd(
             hessian, (expert.coef_.copy(), expert.intercept_.copy()), proba
         )
-        target_proba[j] = proba[np.arange(X.shape[0]), target]
+        target_proba[j] = rows.target_proba(proba)
     return left, target_proba, short
 
 

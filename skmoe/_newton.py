@@ -200,11 +200,56 @@ def _factored_step(vectors, eigenvalues, grad, free, n_classes, reference):
     return step
 
 
-def minimize_cross_entropy(
+class CrossEntropyRows:
+    """The rows of a penalised cross-entropy, in memory: what Newton's method asks
+    of them.
+
+    :func:`newton_solve` reads the rows through these four methods alone, so that
+    rows held elsewhere (row chunks on a Dask cluster, ``skmoe._distributed``)
+    run the same solver. ``proba`` is whatever ``evaluate`` returned as the
+    softmax probabilities at some parameters: here an array.
+    """
+
+    def __init__(self, X, targets, weights):
+        self.X, self.targets, self.weights = X, targets, weights
+        self.n_classes = targets.shape[1]
+        self.row_weight = weights * (targets @ np.ones(self.n_classes))  # row sums
+
+    def evaluate(self, theta, alpha, proba=None, hessian_next=False):
+        """The objective, its gradient and the probabilities at ``theta``.
+
+        ``hessian_next`` says that :meth:`hessian` is asked next, at these
+        probabilities (for rows that can compute both in one pass).
+        """
+        return _penalized_cross_entropy(
+            theta, self.X, self.targets, self.weights, alpha, proba
+        )
+
+    def value(self, theta, alpha):
+        """The objective alone."""
+        return _penalized_cross_entropy_value(
+            theta, self.X, self.targets, self.weights, alpha
+        )
+
+    def hessian(self, proba, alpha, reference):
+        """The Hessian at the parameters of ``proba`` (``_cross_entropy_hessian``)."""
+        return _cross_entropy_hessian(self.X, proba, self.row_weight, alpha, reference)
+
+    def products(self, proba, alpha, reference, design_moments):
+        """The same Hessian as products, for a truncated Newton step."""
+        return HessianProducts(
+            self.X, proba, self.row_weight, alpha, reference, design_moments
+        )
+
+
+def minimize_cross_entropy(theta, X, targets, weights, alpha, **options):
+    """:func:`newton_solve` on the rows ``X`` with ``targets`` and ``weights``."""
+    return newton_solve(theta, CrossEntropyRows(X, targets, weights), alpha, **options)
+
+
+def newton_solve(
     theta,
-    X,
-    targets,
-    weights,
+    rows,
     alpha,
     *,
     tol,
@@ -216,26 +261,27 @@ def minimize_cross_entropy(
     with_proba=False,
     final_gradient=True,
 ):
-    """Damped Newton on the penalised cross-entropy, from ``theta``.
+    """Damped Newton on the penalised cross-entropy of ``rows``, from ``theta``.
 
-    ``theta`` holds, row by row for each class, its coefficients and then its
-    intercept; ``weights`` sum to one. Only the entries of the boolean mask ``free``
-    move (all if None). With ``reference`` instead, ``theta``'s coefficients must
-    sum to zero over the classes (an L2 penalty keeps them so at the optimum, as
-    the gate's are) and the steps keep them so: Newton works in the coordinates
-    ``u``, each class's parameters less the last class's, where the Hessian (given
-    and returned) is ``(K - 1) (d + 1)`` square and cheaper to compute
-    (``_cross_entropy_hessian``); the steps are the same. Stops when the largest
-    free component of the gradient is at most ``tol``, when the decrease the next
-    step predicts is below ``1e-3 * tol`` relative to the objective, or after
-    ``max_iter`` steps.
+    ``rows`` is a :class:`CrossEntropyRows` (or rows held elsewhere with its
+    methods); their weights sum to one. ``theta`` holds, row by row for each
+    class, its coefficients and then its intercept. Only the entries of the
+    boolean mask ``free`` move (all if None). With ``reference`` instead,
+    ``theta``'s coefficients must sum to zero over the classes (an L2 penalty
+    keeps them so at the optimum, as the gate's are) and the steps keep them so:
+    Newton works in the coordinates ``u``, each class's parameters less the last
+    class's, where the Hessian (given and returned) is ``(K - 1) (d + 1)``
+    square and cheaper to compute (``_cross_entropy_hessian``); the steps are the
+    same. Stops when the largest free component of the gradient is at most
+    ``tol``, when the decrease the next step predicts is below ``1e-3 * tol``
+    relative to the objective, or after ``max_iter`` steps.
 
     A ``hessian`` from an earlier, nearby problem (the previous M-step's) is used,
     with a BFGS correction after each step, until a step through it falls short: a
     full step must cut the largest gradient component fourfold, else the Hessian is
     recomputed where the step ended. The Hessian only shapes the steps: it changes
     how fast the method gets to where it stops, not where that is. ``proba``, the
-    softmax probabilities at ``theta`` from an earlier pass over the same ``X`` (the
+    softmax probabilities at ``theta`` from an earlier pass over the same rows (the
     previous M-step's last), saves the first pass over the rows.
 
     Returns the new theta, the number of steps, whether a stopping rule on the
@@ -246,18 +292,18 @@ def minimize_cross_entropy(
     cheaper, and ``converged`` only says whether a stopping rule held before it:
     for a caller that wants the step and nothing after it, as the gate in EM.
     """
-    row_weight = weights * (targets @ np.ones(targets.shape[1]))  # fast row sums
+    n_classes = rows.n_classes
     if free is None:
         free = np.ones(theta.size, dtype=bool)
     truncated = np.count_nonzero(free) > TRUNCATED_ABOVE
     design_moments = {}  # the truncated steps' preconditioner, for this solve
 
     def objective(theta):
-        return _penalized_cross_entropy(theta, X, targets, weights, alpha)
+        return rows.evaluate(theta, alpha)
 
-    value, grad, proba = _penalized_cross_entropy(
-        theta, X, targets, weights, alpha, proba
-    )
+    # Rows held elsewhere compute the Hessian in the same pass when it is needed.
+    first_hessian = hessian is None and not truncated
+    value, grad, proba = rows.evaluate(theta, alpha, proba, first_hessian)
     grad[~free] = 0.0
     largest = np.max(np.abs(grad))
     fresh = False
@@ -267,21 +313,19 @@ def minimize_cross_entropy(
     while n_iter < max_iter and not converged:
         n_iter += 1
         if truncated:
-            hessian = HessianProducts(
-                X, proba, row_weight, alpha, reference, design_moments
-            )
+            hessian = rows.products(proba, alpha, reference, design_moments)
             fresh = True
             step = truncated_newton_step(hessian, grad, free, max_iter == 1)
         else:
             if hessian is None:
-                hessian = _cross_entropy_hessian(X, proba, row_weight, alpha, reference)
+                hessian = rows.hessian(proba, alpha, reference)
                 fresh = True
                 vectors = None
             if vectors is None:
                 curvature = hessian if reference else hessian[np.ix_(free, free)]
                 vectors, eigenvalues = _pseudo_inverse(curvature)
             step = _factored_step(
-                vectors, eigenvalues, grad, free, targets.shape[1], reference
+                vectors, eigenvalues, grad, free, n_classes, reference
             )
         if not with_proba:
             proba = None  # an (n, K) array the line search need not keep alive
@@ -295,9 +339,7 @@ def minimize_cross_entropy(
         length = 1.0
         while True:
             if last:
-                new_value = _penalized_cross_entropy_value(
-                    theta + length * step, X, targets, weights, alpha
-                )
+                new_value = rows.value(theta + length * step, alpha)
             else:
                 new_value, new_grad, new_proba = objective(theta + length * step)
             if new_value <= value - 1e-4 * length * decrease or length < 1e-10:
@@ -322,8 +364,8 @@ def minimize_cross_entropy(
             hessian = None
         else:
             if reference:
-                step = _to_differences(length * step, targets.shape[1])
-                change = _gradient_by_differences(change, targets.shape[1])
+                step = _to_differences(length * step, n_classes)
+                change = _gradient_by_differences(change, n_classes)
                 hessian = _bfgs_update(hessian, step, change)
             else:
                 hessian = _bfgs_update(hessian, length * step, change)

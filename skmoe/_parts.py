@@ -40,6 +40,22 @@ class Data:
     def __post_init__(self):
         self.unit_weight = bool(np.all(self.sample_weight == 1.0))
 
+    #: How EM steps over these rows (``_em.IN_MEMORY``; rows held elsewhere
+    #: bring their own).
+    steps = None
+
+    def positive_rows(self):
+        """The rows of positive weight."""
+        return np.flatnonzero(self.sample_weight > 0)
+
+    def target_of(self, rows):
+        """The encoded target of ``rows``."""
+        return self.target[rows]
+
+    def average(self, values):
+        """The weighted mean of per-row ``values``."""
+        return self.sample_weight @ values / self.sample_weight.sum()
+
     def take(self, rows):
         """The data of ``rows`` only."""
         return Data(
@@ -87,6 +103,14 @@ class Problem:
     def init_inputs(self, X):
         """The columns of ``X`` that the k-means start clusters."""
         return X[:, np.union1d(self.gate_columns, self.expert_columns)]
+
+    def start_family(self):
+        """The family set up for the training target (``Family.start``)."""
+        return self.family.start(self.data.target, self.data.sample_weight)
+
+    def sample(self, rows):
+        """The data of ``rows`` and their k-means inputs (a subsample start)."""
+        return self.data.take(rows), self.init_inputs(self.X[rows])
 
     def rows(self, rows):
         """The :class:`Data` of ``rows`` (a slice), its target encoded if need be."""

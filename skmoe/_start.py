@@ -53,9 +53,9 @@ def subsample_rows(data, family, init_size, seed):
     size = AUTO_INIT_SIZE if init_size == "auto" else init_size
     if size is None:
         return None
-    candidates = np.flatnonzero(data.sample_weight > 0)
+    candidates = data.positive_rows()
     if candidates.size < 2 * size:
         return None
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(candidates, size=size, replace=False))
-    return rows if family.accepts_subsample(data.target[rows]) else None
+    return rows if family.accepts_subsample(data.target_of(rows)) else None

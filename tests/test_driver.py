@@ -84,7 +84,7 @@ def _mixture_log_likelihood(parts, problem):
 def test_em_with_a_toy_family_never_decreases_its_objective():
     problem = _problem([LinearRegression(), LinearRegression()])
     config = FitConfig(init="kmeans", max_iter=100, tol=1e-10)
-    parts = new_parts(problem, problem.target, problem.sample_weight)
+    parts = new_parts(problem)
     run = run_em(
         problem.data, parts, _start(problem, parts, config), config, SILENT_PROGRESS
     )
@@ -102,7 +102,7 @@ def test_em_with_a_toy_family_never_decreases_its_objective():
 def test_e_step_matches_the_mixture_density_written_out():
     problem = _problem([LinearRegression(), LinearRegression()])
     config = FitConfig(init="random", max_iter=3)
-    parts = new_parts(problem, problem.target, problem.sample_weight)
+    parts = new_parts(problem)
     run_em(problem.data, parts, _start(problem, parts, config), config, SILENT_PROGRESS)
     log_prob, resp = e_step(parts, problem.data)
     gate = softmax(parts.gate.decision_function(problem.X), axis=1)
@@ -115,7 +115,7 @@ def test_e_step_matches_the_mixture_density_written_out():
 def test_each_expert_gets_its_own_updater(monkeypatch):
     """A linear expert by its normal equations, a tree by its own fit, in one M-step."""
     problem = _problem([LinearRegression(), DecisionTreeRegressor(max_depth=2)])
-    parts = new_parts(problem, problem.target, problem.sample_weight)
+    parts = new_parts(problem)
     assert [type(u) for u in parts.updaters] == [NormalEquations, WeightedFit]
     fitted = []
     for cls in (LinearRegression, DecisionTreeRegressor):
@@ -158,7 +158,7 @@ def test_cem_fits_each_expert_on_its_own_rows_only():
         [DecisionTreeRegressor(max_depth=1), DecisionTreeRegressor(max_depth=1)]
     )
     config = FitConfig(solver="cem", init="kmeans", max_iter=20)
-    parts = new_parts(problem, problem.target, problem.sample_weight)
+    parts = new_parts(problem)
     run = run_em(
         problem.data, parts, _start(problem, parts, config), config, SILENT_PROGRESS
     )
