@@ -72,6 +72,11 @@ class GLMRows:
         self.X = np.subtract(X, self.center, dtype=np.float64)
         self.y = y
 
+    @classmethod
+    def of(cls, data, fit_intercept):
+        """The rows of a :class:`~skmoe._parts.Data`."""
+        return cls(data.X_expert, data.y, fit_intercept)
+
     def totals(self, weight):
         """The weight's total and its total on the target, ``sum w`` and
         ``sum w y``."""

@@ -41,6 +41,41 @@ def has_linear_fast_path(expert):
     return _ridge_alpha(expert) is not None
 
 
+class LinearRows:
+    """The rows of the linear experts' problems, in memory: ``X``, ``y`` and their
+    centre.
+
+    :func:`solve_linear_experts` reads the rows through these methods alone, so
+    that rows held elsewhere (``skmoe._distributed``) run the same solves.
+    """
+
+    def __init__(self, X, y, fit_intercept):
+        # Centring only improves the conditioning: the intercept absorbs it.
+        # Without an intercept the model is not shift-invariant, so X is used as
+        # it is.
+        self.center = (
+            column_sums(X) / X.shape[0] if fit_intercept else np.zeros(X.shape[1])
+        )
+        self.X, self.y, self.fit_intercept = X, y, fit_intercept
+
+    @classmethod
+    def of(cls, data, fit_intercept):
+        """The rows of a :class:`~skmoe._parts.Data`."""
+        return cls(data.X_expert, data.y, fit_intercept)
+
+    def normal_equations(self, weights):
+        """``_normal_equations`` for every weight vector of ``weights``."""
+        return _normal_equations(
+            self.X, self.y, weights, self.center, self.fit_intercept
+        )
+
+    def predictions(self, coef, intercept):
+        """Each expert's predictions, from the rows of ``coef`` and ``intercept``."""
+        predictions = float64_product(self.X, coef.T)
+        predictions += intercept
+        return [predictions[:, i] for i in range(coef.shape[0])]
+
+
 def fit_linear_experts(experts, X, y, weights):
     """Fit ``experts[j]`` on ``(X, y)`` with ``sample_weight=weights[j]``.
 
@@ -50,23 +85,26 @@ def fit_linear_experts(experts, X, y, weights):
     a dict mapping the position of each fitted expert to its ``predict(X)``,
     computed for all of them in one product.
     """
-    fit_intercept = experts[0].fit_intercept
-    # Centring only improves the conditioning: the intercept absorbs it. Without an
-    # intercept the model is not shift-invariant, so X is used as it is.
-    center = column_sums(X) / X.shape[0] if fit_intercept else np.zeros(X.shape[1])
-    grams, moments = _normal_equations(X, y, weights, center, fit_intercept)
+    rows = LinearRows(X, y, experts[0].fit_intercept)
+    return solve_linear_experts(experts, rows, weights)
+
+
+def solve_linear_experts(experts, rows, weights):
+    """:func:`fit_linear_experts` on ``rows`` (a :class:`LinearRows`, or rows held
+    elsewhere with its methods)."""
+    grams, moments = rows.normal_equations(weights)
     fitted = [
         j
         for j, expert in enumerate(experts)
-        if _solve_into(expert, grams[j], moments[j], center, _ridge_alpha(expert))
+        if _solve_into(expert, grams[j], moments[j], rows.center, _ridge_alpha(expert))
     ]
     left = [j for j in range(len(experts)) if j not in fitted]
     if not fitted:
         return left, {}
     coef = np.array([experts[j].coef_ for j in fitted])
-    predictions = float64_product(X, coef.T)
-    predictions += [experts[j].intercept_ for j in fitted]
-    return left, {j: predictions[:, i] for i, j in enumerate(fitted)}
+    intercept = np.array([experts[j].intercept_ for j in fitted])
+    predictions = rows.predictions(coef, intercept)
+    return left, dict(zip(fitted, predictions, strict=True))
 
 
 def _normal_equations(X, y, weights, center, fit_intercept):

@@ -90,6 +90,11 @@ class LogisticRows:
         self.targets = np.zeros((n_samples, classes.size))
         self.targets[np.arange(n_samples), target] = 1.0
 
+    @classmethod
+    def of(cls, data, classes, fit_intercept):
+        """The rows of a :class:`~skmoe._parts.Data`."""
+        return cls(data.X_expert, data.target, classes, fit_intercept)
+
     def class_totals(self, weight):
         """Each class's weight, and the total."""
         return weight @ self.targets, weight.sum()

@@ -52,6 +52,11 @@ class Data:
         """The encoded target of ``rows``."""
         return self.target[rows]
 
+    def rows_like(self, kind, *args):
+        """The experts' rows of a solver (``kind``: ``LinearRows``,
+        ``LogisticRows``, ``GLMRows``) over these rows."""
+        return kind.of(self, *args)
+
     def average(self, values):
         """The weighted mean of per-row ``values``."""
         return self.sample_weight @ values / self.sample_weight.sum()

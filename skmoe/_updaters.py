@@ -35,14 +35,19 @@ from sklearn.base import is_classifier
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
-from skmoe._glm import fit_glm_experts, has_glm_fast_path
+from skmoe._glm import GLMRows, has_glm_fast_path, solve_glm_experts
 from skmoe._linear import (
+    LinearRows,
     RunningNormalEquations,
-    fit_linear_experts,
     has_linear_fast_path,
+    solve_linear_experts,
     update_running,
 )
-from skmoe._logistic import fit_logistic_experts, has_logistic_fast_path
+from skmoe._logistic import (
+    LogisticRows,
+    has_logistic_fast_path,
+    solve_logistic_experts,
+)
 from skmoe.exceptions import ExpertFitError
 
 
@@ -159,9 +164,9 @@ class NormalEquations(WeightedFit):
         outputs = {}
         for group in _by_intercept(refits):
             weights = [_dense_weight(refit) for refit in group]
-            data = context.data
             experts = [refit.expert for refit in group]
-            _, predictions = fit_linear_experts(experts, data.X_expert, data.y, weights)
+            rows = context.data.rows_like(LinearRows, experts[0].fit_intercept)
+            _, predictions = solve_linear_experts(experts, rows, weights)
             outputs.update(
                 {group[j].index: column for j, column in predictions.items()}
             )
@@ -187,14 +192,14 @@ class LogisticNewton(WeightedFit):
     def fit_fast(cls, refits, context):
         dense = [refit for refit in refits if refit.rows is None]
         outputs, short = {}, False
+        classes = context.family.classes_
         for group in _by_intercept(dense):
-            data = context.data
             last_solves = [refit.updater.last_solve for refit in group]
-            _, target_proba, stopped = fit_logistic_experts(
+            fit_intercept = group[0].expert.fit_intercept
+            _, target_proba, stopped = solve_logistic_experts(
                 [refit.expert for refit in group],
-                data.X_expert,
-                data.target,
-                context.family.classes_,
+                context.data.rows_like(LogisticRows, classes, fit_intercept),
+                classes,
                 [refit.weight for refit in group],
                 last_solves,
                 context.n_jobs,
@@ -224,13 +229,12 @@ class GLMNewton(WeightedFit):
     @classmethod
     def fit_fast(cls, refits, context):
         outputs, short = {}, False
-        data = context.data
         for group in _by_intercept(refits):
             weights = [_dense_weight(refit) for refit in group]
-            predictions, stopped = fit_glm_experts(
+            fit_intercept = group[0].expert.fit_intercept
+            predictions, stopped = solve_glm_experts(
                 [refit.expert for refit in group],
-                data.X_expert,
-                data.y,
+                context.data.rows_like(GLMRows, fit_intercept),
                 weights,
                 max_steps=None if context.solve else 1,
             )

@@ -8,7 +8,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from skmoe import MixtureOfExpertsClassifier, SoftmaxGate
-from skmoe._logistic import fit_logistic_experts, has_logistic_fast_path
+from skmoe._logistic import (
+    fit_logistic_experts,
+    has_logistic_fast_path,
+    solve_logistic_experts,
+)
 from skmoe.datasets import make_moe_classification
 
 
@@ -234,18 +238,16 @@ def test_em_with_the_fast_path_matches_em_with_tight_expert_fits(monkeypatch):
 def _record_fast_path(monkeypatch, exact=False):
     """Each M-step's ``max_steps``, experts stopped short and weights."""
     calls = []
-    original = fit_logistic_experts
+    original = solve_logistic_experts
 
-    def recording(experts, X, target, classes, weights, *args, **kwargs):
+    def recording(experts, rows, classes, weights, *args, **kwargs):
         if exact:
             kwargs["max_steps"] = None
-        left, proba, short = original(
-            experts, X, target, classes, weights, *args, **kwargs
-        )
+        left, proba, short = original(experts, rows, classes, weights, *args, **kwargs)
         calls.append((kwargs["max_steps"], short, [w.copy() for w in weights]))
         return left, proba, short
 
-    monkeypatch.setattr("skmoe._updaters.fit_logistic_experts", recording)
+    monkeypatch.setattr("skmoe._updaters.solve_logistic_experts", recording)
     return calls
 
 

@@ -84,9 +84,11 @@ class Gamma(RealTarget):
         gamma_log_likelihood(outputs, target, self.shape_, out)
         return out
 
-    def fit(self, outputs, target, weights):
-        statistics = gamma_shape_statistics(outputs, target, weights)
-        self._update(statistics, column_sums(weights))
+    def fit_sums(self, outputs, target, weights):
+        return gamma_shape_statistics(outputs, target, weights), column_sums(weights)
+
+    def fit_from_sums(self, sums):
+        self._update(*sums)
         self._running = None  # a later partial_fit starts from this fit
         return self
 

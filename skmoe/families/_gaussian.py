@@ -88,9 +88,11 @@ class Gaussian(RealTarget):
         gaussian_log_likelihood(outputs, target, self.variance_, out)
         return out
 
-    def fit(self, outputs, target, weights):
-        totals = column_sums(weights)
-        squares = weighted_squares(outputs, target, weights)
+    def fit_sums(self, outputs, target, weights):
+        return column_sums(weights), weighted_squares(outputs, target, weights)
+
+    def fit_from_sums(self, sums):
+        totals, squares = sums
         variances = squares / np.maximum(totals, np.finfo(np.float64).tiny)
         self._set_variances(variances, totals > 0)
         self._running = None  # a later partial_fit starts from this fit
@@ -132,7 +134,11 @@ class Gaussian(RealTarget):
 def variance_floor(target, sample_weight):
     """The smallest noise variance of a fit, relative to the target's variance."""
     mean = np.average(target, weights=sample_weight)
-    variance = np.average((target - mean) ** 2, weights=sample_weight)
+    return floor_of_variance(np.average((target - mean) ** 2, weights=sample_weight))
+
+
+def floor_of_variance(variance):
+    """:func:`variance_floor` of a target of weighted variance ``variance``."""
     # A constant target has no scale of its own; 1.0 gives it one.
     scale = variance if variance > 0 else 1.0
     return max(_VARIANCE_FLOOR_RATIO * scale, _TINY)
