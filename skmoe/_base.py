@@ -23,6 +23,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from skmoe._collapse import COLLAPSE_ACTIONS
+from skmoe._distributed_fit import (
+    chunked_inputs,
+    chunked_problem,
+    is_dask_collection,
+)
 from skmoe._docs import DocLinkMixin
 from skmoe._driver import DATA_READERS, FitConfig, train
 from skmoe._expert_list import (
@@ -260,6 +265,33 @@ class BaseMixtureOfExperts(
         fitted = (
             self._fitted() if self.warm_start and hasattr(self, "experts_") else None
         )
+        requested = resolve_n_experts(self)
+        if any(map(is_dask_collection, (X, y, sample_weight))):
+            if fitted is not None:
+                raise ValueError(
+                    "warm_start=True cannot continue a fit on a Dask array; refit "
+                    "with warm_start=False."
+                )
+            problem, config, slots = self._chunked_setup(X, y, sample_weight)
+        else:
+            problem, config, slots, fitted = self._setup(X, y, sample_weight, fitted)
+        progress = root_progress(self, config.n_init, self._fitted_attributes)
+        progress.begin(X=X, y=y)
+        run = train(problem, config, progress, fitted)
+        self._store(run.parts, run.mini_batch_state, slots)
+        self.n_iter_ = run.n_iter
+        self.converged_ = run.converged
+        self.log_likelihood_ = run.log_likelihood
+        self.log_likelihood_curve_ = np.asarray(run.curve)
+        self.collapsed_ = run.collapses
+        self._n_experts_fitted = requested
+        self._warn_about(run)
+        progress.end(X=X, y=y)
+        return self
+
+    def _setup(self, X, y, sample_weight, fitted):
+        """The problem, configuration and slots of a fit in memory, every check
+        done; and the fitted model a warm start continues (None if not)."""
         previous_signature = (
             None
             if fitted is None
@@ -278,21 +310,13 @@ class BaseMixtureOfExperts(
         # One pass of max and min over X, without a copy (X may be a memmap).
         check_magnitude(X, "X")
         n_samples = X.shape[0]
-        if n_samples < n_experts:
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_experts={n_experts}: each "
-                "expert needs rows to fit."
-            )
+        self._check_rows(n_samples, n_experts)
         batch_size = reader.batch_size(self.batch_size, n_samples, n_experts)
         family = self._family_over_experts(self._new_family(), self.solver)
         y, target = reader.target(family, y, sample_weight)
         self._learn_target(family)
-        self._resolve_columns()
-        init = check_init(self.init, n_samples, n_experts)
-        check_init_size(self.init_size, n_experts)
-        check_routing(self.routing, self.top_k, n_experts)
         unit_weight = sample_weight is None or bool(np.all(sample_weight == 1.0))
-        check_experts(self, self.solver, family, unit_weight)
+        init = self._check_setup(n_samples, n_experts, family, unit_weight)
         if (
             fitted is not None
             and self._warm_start_signature(n_experts) != previous_signature
@@ -301,8 +325,7 @@ class BaseMixtureOfExperts(
                 "warm_start=True continues the previous fit, which needs the same "
                 "n_experts, features and classes; refit with warm_start=False."
             )
-
-        requested, n_restarts = n_experts, self.n_init
+        n_restarts = self.n_init
         slots = list(range(n_experts))
         if fitted is not None:
             fitted, warm_init = self._continuation(fitted, X, y)
@@ -311,20 +334,39 @@ class BaseMixtureOfExperts(
             if warm_init is not None:
                 init = warm_init
         problem = self._problem(X, y, target, sample_weight, family, slots)
-        config = self._config(init, batch_size, n_restarts)
-        progress = root_progress(self, n_restarts, self._fitted_attributes)
-        progress.begin(X=X, y=y)
-        run = train(problem, config, progress, fitted)
-        self._store(run.parts, run.mini_batch_state, slots)
-        self.n_iter_ = run.n_iter
-        self.converged_ = run.converged
-        self.log_likelihood_ = run.log_likelihood
-        self.log_likelihood_curve_ = np.asarray(run.curve)
-        self.collapsed_ = run.collapses
-        self._n_experts_fitted = requested
-        self._warn_about(run)
-        progress.end(X=X, y=y)
-        return self
+        return problem, self._config(init, batch_size, n_restarts), slots, fitted
+
+    def _chunked_setup(self, X, y, sample_weight):
+        """The problem, configuration and slots of a fit on Dask collections
+        (``skmoe._distributed_fit``): exact EM with the chunks on the workers."""
+        n_experts = resolve_n_experts(self)
+        inputs = chunked_inputs(self, X, y, sample_weight)
+        self._check_rows(inputs[0].shape[0], n_experts)
+        family = self._family_over_experts(self._new_family(), self.solver)
+        init = self._check_setup(inputs[0].shape[0], n_experts, family, True)
+        slots = list(range(n_experts))
+        names = slot_names(self, slots) if is_expert_list(self.expert) else None
+        prototypes = slot_prototypes(self, slots)
+        problem = chunked_problem(self, inputs, family, prototypes, names)
+        return problem, self._config(init, None, self.n_init), slots
+
+    @staticmethod
+    def _check_rows(n_samples, n_experts):
+        if n_samples < n_experts:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_experts={n_experts}: each "
+                "expert needs rows to fit."
+            )
+
+    def _check_setup(self, n_samples, n_experts, family, unit_weight):
+        """The checks of the columns, ``init``, the routing and the experts;
+        ``init`` as the fit reads it."""
+        self._resolve_columns()
+        init = check_init(self.init, n_samples, n_experts)
+        check_init_size(self.init_size, n_experts)
+        check_routing(self.routing, self.top_k, n_experts)
+        check_experts(self, self.solver, family, unit_weight)
+        return init
 
     def _resolve_columns(self):
         names = getattr(self, "feature_names_in_", None)

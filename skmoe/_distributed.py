@@ -1,457 +1,533 @@
-"""Exact EM on row chunks held by Dask workers (a prototype, issue 25).
+"""Exact EM on row chunks held by Dask workers: the rows and EM's steps over them.
 
-The regressor with ``LinearRegression`` / ``Ridge`` experts, the Gaussian family
-and the softmax gate; sample weights, ``gate_features`` / ``expert_features``, and
-the collapse policies "drop" and "raise". Every quantity of the M-step is a sum
-over rows; each chunk computes its share where it lives, the client adds the
-shares in chunk order and solves the small problems with the in-memory code's own
-functions (``_linear._solve_into``, ``_newton._pseudo_inverse``,
-``_newton._factored_step``), so that the iterates are those of ``_em.run_em``
-up to the rounding of the sums.
+:class:`ChunkedData` stands where ``_parts.Data`` stands in EM: the same
+``run_em`` loop runs over it, through its :class:`DistributedSteps`, and the same
+solvers run over its rows (``rows_like``): the chunked counterparts of
+``CrossEntropyRows``, ``LogisticRows``, ``LinearRows`` and ``GLMRows``. Every
+quantity the solvers read is a sum over rows; each chunk computes its share where
+it lives (``skmoe._distributed_chunks``), the client adds the shares in chunk
+order and decides, so the iterates are those of EM in memory up to the rounding
+of the sums (docs: scaling.rst, "Exact EM on a Dask cluster").
 
-Per EM iteration, after the first:
-
-- pass 1, per chunk: the E-step (the new responsibilities stay on the worker)
-  fused with the next M-step's sums over them: the gate's cross-entropy, its
-  gradient and Hessian at the current gate, the experts' normal equations and
-  weight totals, and the log-likelihood;
-- pass 2, per chunk: the weighted squared residuals of the new experts (their
-  variances) fused with the gate's objective at the full Newton step;
-- one more pass per halving of the step, when the line search backtracks.
-
-The per-chunk functions are in ``skmoe._distributed_chunks``; the design note is
-``docs/design_distributed_em.md``.
+What the chunks keep between passes (responsibilities, the experts' weights and
+outputs, a solver's probabilities or linear predictor) stays on the workers as
+futures, released when the client drops them.
 """
 
+import itertools
 import operator
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from sklearn.base import clone
 
 from skmoe import _distributed_chunks as per_chunk
 from skmoe._collapse import handle_collapse
-from skmoe._gate import SoftmaxGate
-from skmoe._linear import _ridge_alpha, _solve_into
-from skmoe._newton import _factored_step, _pseudo_inverse, penalty_hessian
-from skmoe._parts import Parts
-from skmoe._truncated_newton import TRUNCATED_ABOVE
-from skmoe._validation import resolve_features
-from skmoe.families._gaussian import _TINY, _VARIANCE_FLOOR_RATIO, Gaussian
+from skmoe._glm import GLMRows
+from skmoe._linear import LinearRows
+from skmoe._logistic import LogisticRows
+from skmoe._newton import penalty_hessian
+from skmoe._updaters import FitContext, Refit
+from skmoe.exceptions import ExpertFitError
 
 # As in _em: an expert with less than this share of the weight keeps its fit.
 _MIN_WEIGHT_SHARE = 1e-10
 
 
+def _add(first, second):
+    """The sum of two chunks' sums: dicts, tuples and lists by item."""
+    if isinstance(first, dict):
+        return {key: _add(value, second[key]) for key, value in first.items()}
+    if isinstance(first, tuple | list):
+        return type(first)(_add(a, b) for a, b in zip(first, second, strict=True))
+    return first + second
+
+
 @dataclass
-class DistributedFit:
-    """What :func:`fit_distributed_em` returns: the fitted parts and the run."""
+class Column:
+    """Column ``index`` of a per-row array held as one future per chunk."""
 
-    experts: list
-    gate: SoftmaxGate
-    family: Gaussian
-    log_likelihood: float
-    objective: float
-    curve: list = field(default_factory=list)
-    n_iter: int = 0
-    converged: bool = False
-    passes: int = 0
-    collapses: list = field(default_factory=list)
+    futures: list
+    index: int
 
 
-# ---------------------------------------------------------------------------
-# The client side
+@dataclass
+class ChunkedValues:
+    """Per-row values held as one future per chunk, with their weighted sum."""
+
+    futures: list
+    weighted_sum: float
 
 
-class _Chunks:
-    """The row chunks as futures of :class:`~skmoe._distributed_chunks.ChunkData`,
-    and passes over them (``passes`` counts the round trips to the client)."""
+class ChunkedData:
+    """The training rows as chunks on the workers, as EM reads them.
 
-    def __init__(self, client, X, y, sample_weight, gate_columns, expert_columns):
+    ``chunks`` are futures of :class:`~skmoe._distributed_chunks.ChunkData`;
+    ``moments`` the sums of the first two passes (row counts, weights, the
+    gate's standardisation, the experts' centre, the target's spread).
+    """
+
+    def __init__(self, client, chunks, moments):
         self.client = client
-        named = {"X": X, "y": y}
-        if sample_weight is not None:
-            named["sample_weight"] = sample_weight
-        for name, array in named.items():
-            if any(np.isnan(c) for c in array.chunks[0]):
-                raise ValueError(
-                    f"{name} has unknown chunk sizes; call compute_chunk_sizes() first."
-                )
-        if len(X.chunks[1]) != 1:
-            raise ValueError("X must be chunked along its rows only.")
-        for name, array in named.items():
-            if array.chunks[0] != X.chunks[0]:
-                raise ValueError(
-                    f"X and {name} must have the same row chunks; got "
-                    f"{X.chunks[0]} and {array.chunks[0]}."
-                )
-        self.row_chunks = X.chunks[0]
-        futures = {
-            name: client.compute(list(array.to_delayed().ravel()))
-            for name, array in named.items()
-        }
-        weights = futures.get("sample_weight", [None] * len(self.row_chunks))
-        # Chained to the first pass on the workers, without a round trip.
-        self.data = client.map(
-            per_chunk.chunk_data,
-            list(range(len(self.row_chunks))),
-            futures["X"],
-            futures["y"],
-            weights,
-            gate_columns=gate_columns,
-            expert_columns=expert_columns,
-            pure=False,
-        )
-        self.unit_weight = sample_weight is None
+        self.chunks = chunks
+        self.row_counts = [m["n"] for m in moments["per_chunk"]]
+        self.n_rows = sum(self.row_counts)
+        self.total_weight = moments["weight"]
+        self.unit_weight = moments["unit_weight"]
+        self.gate_mean = moments["gate_mean"]
+        self.gate_scale = moments["gate_scale"]
+        self.expert_center = moments["expert_center"]
+        self.target_variance = moments.get("target_variance")
+        self._positive = [m["n_positive"] for m in moments["per_chunk"]]
+        self._lock = threading.Lock()
         self.passes = 0
 
-    def map(self, func, *per_chunk, **kwargs):
-        """``func`` on every chunk (``per_chunk`` lists of futures); futures."""
-        self.passes += 1
-        return self.client.map(func, *per_chunk, pure=False, **kwargs)
+    def none(self):
+        return [None] * len(self.chunks)
 
-    def gather(self, futures, item=None):
-        if item is not None:
-            futures = self.client.map(operator.itemgetter(item), futures)
-        return self.client.gather(futures)
-
-
-def _total(sums, key):
-    total = sums[0][key]
-    for s in sums[1:]:
-        total = total + s[key]
-    return total
-
-
-def _check_experts(experts):
-    if not all(_ridge_alpha(e) is not None for e in experts):
-        raise TypeError(
-            "distributed EM supports LinearRegression and Ridge experts only."
+    def keep(self, func, *per_chunk_args, **kwargs):
+        """``func(chunk, ...)`` on every chunk, kept on the workers; no round trip."""
+        futures = self.client.map(
+            func, self.chunks, *per_chunk_args, pure=False, **kwargs
         )
-    if len({e.fit_intercept for e in experts}) != 1:
-        raise ValueError("distributed EM needs experts that share fit_intercept.")
+        return self.client.map(operator.itemgetter(0), futures, pure=False)
+
+    def run(self, func, *per_chunk_args, **kwargs):
+        """One pass: ``func(chunk, ...)`` on every chunk, which returns
+        ``(kept, sums)``; the kept futures and the sums added in chunk order."""
+        with self._lock:
+            self.passes += 1
+        futures = self.client.map(
+            func, self.chunks, *per_chunk_args, pure=False, **kwargs
+        )
+        kept = self.client.map(operator.itemgetter(0), futures, pure=False)
+        sums = self.client.gather(
+            self.client.map(operator.itemgetter(1), futures, pure=False)
+        )
+        total = sums[0]
+        for chunk_sums in sums[1:]:
+            total = _add(total, chunk_sums)
+        return kept, total
+
+    def items(self, futures, index):
+        """Item ``index`` of each chunk's kept tuple."""
+        return self.client.map(operator.itemgetter(index), futures, pure=False)
+
+    def scatter_rows(self, array):
+        """A per-row array in memory, split into the chunks' rows, on the workers."""
+        bounds = np.cumsum([0, *self.row_counts])
+        parts = [array[a:b] for a, b in itertools.pairwise(bounds)]
+        return self.client.scatter(parts)
+
+    def gather_rows(self, futures):
+        """A per-row array gathered from the chunks (a reseed's rare need)."""
+        return np.concatenate(self.client.gather(futures))
+
+    # ---- what EM and the start read of a Data
+
+    steps = None  # set below: DistributedSteps
+
+    def positive_rows(self):
+        """The global indices of the rows of positive weight."""
+        if self.unit_weight:
+            return np.arange(self.n_rows)
+        local = self.client.gather(
+            self.client.map(per_chunk.positive_rows, self.chunks)
+        )
+        offsets = np.cumsum([0, *self.row_counts[:-1]])
+        return np.concatenate(
+            [rows + o for rows, o in zip(local, offsets, strict=True)]
+        )
+
+    def take_rows(self, rows):
+        """``X``, ``y``, the target and the weights of the sorted global ``rows``,
+        gathered to the client."""
+        bounds = np.cumsum([0, *self.row_counts])
+        chunk_of = np.searchsorted(bounds, rows, side="right") - 1
+        futures = [
+            self.client.submit(
+                per_chunk.take, self.chunks[c], rows[chunk_of == c] - bounds[c]
+            )
+            for c in np.unique(chunk_of)
+        ]
+        pieces = self.client.gather(futures)
+        return tuple(np.concatenate(part) for part in zip(*pieces, strict=True))
+
+    def target_of(self, rows):
+        return self.take_rows(rows)[2]
+
+    @cached_property
+    def _all_rows(self):
+        # The start on all rows of a small data set (docs: scaling.rst).
+        return self.take_rows(np.arange(self.n_rows))
+
+    @property
+    def target(self):
+        return self._all_rows[2]
+
+    @property
+    def sample_weight(self):
+        return self._all_rows[3]
+
+    def average(self, values):
+        return values.weighted_sum / self.total_weight
+
+    def rows_like(self, kind, *args):
+        return _CHUNKED_ROWS[kind](self, *args)
 
 
-def _theta(gate, n_experts, n_features):
-    if getattr(gate, "_coef_std", np.empty(0)).shape == (n_experts, n_features):
-        coef = gate._coef_std - gate._coef_std.mean(axis=0)
-        return np.column_stack([coef, gate._intercept_std]).ravel()
-    return np.zeros(n_experts * (n_features + 1))
+# ---- the solvers' rows
 
 
-def _newton_step(gate, theta, sums):
-    """``minimize_cross_entropy(max_iter=1, reference=True, final_gradient=False)``
-    on reduced sums, up to its line search.
-
-    Returns theta, the step count, the Hessian (None if no step was needed) and,
-    if the line search is to run, ``(value, step, decrease)``.
-    """
-    n_experts, alpha, tol = gate._n_experts, gate.alpha_, gate.tol
-    params = theta.reshape(n_experts, -1)
-    coef = params[:, :-1]
-    n_features = coef.shape[1]
-    value = _total(sums, "value") + 0.5 * alpha * np.sum(coef * coef)
-    grad = _total(sums, "grad").reshape(n_experts, -1)
+def _penalise(theta, n_classes, value, grad, alpha):
+    """The penalty of ``_penalized_cross_entropy`` added to chunk sums."""
+    coef = theta.reshape(n_classes, -1)[:, :-1]
+    grad = grad.reshape(n_classes, -1).copy()
     grad[:, :-1] += alpha * coef
-    grad = grad.ravel()
-    if not np.max(np.abs(grad)) > tol:
-        return theta, 0, None, None
-    hessian = _total(sums, "hessian") + penalty_hessian(
-        n_experts, n_features, alpha, reference=True
-    )
-    vectors, eigenvalues = _pseudo_inverse(hessian)
-    free = np.ones(theta.size, dtype=bool)
-    step = _factored_step(vectors, eigenvalues, grad, free, n_experts, True)
-    decrease = -grad @ step
-    if decrease <= 1e-3 * tol * max(1.0, abs(value)):
-        return theta, 1, hessian, None
-    return theta, 1, hessian, (value, step, decrease)
+    return value + 0.5 * alpha * np.sum(coef * coef), grad.ravel()
 
 
-def _line_search(theta, value, step, decrease, first_value, trial_value):
-    """Backtracking (Armijo) as in ``minimize_cross_entropy``; the new theta."""
-    length = 1.0
-    new_value = first_value
-    while True:
-        if new_value <= value - 1e-4 * length * decrease or length < 1e-10:
-            break
-        length *= 0.5
-        new_value = trial_value(theta + length * step)
-    if not new_value < value:
-        return theta
-    return theta + length * step
+class ChunkedCrossEntropy:
+    """:class:`~skmoe._newton.CrossEntropyRows` over the chunks.
 
-
-def _penalised(raw, theta, n_experts, alpha):
-    coef = theta.reshape(n_experts, -1)[:, :-1]
-    return raw + 0.5 * alpha * np.sum(coef * coef)
-
-
-def _trial_pass(chunks, state, model, candidate, alpha):
-    """The gate's penalised objective at ``candidate``: one pass."""
-    futures = chunks.map(
-        per_chunk.trial_value, chunks.data, state, model=dict(model, trial=candidate)
-    )
-    raw = sum(chunks.gather(futures))
-    return _penalised(
-        raw, candidate, model["theta"].size // (model["mean"].size + 1), alpha
-    )
-
-
-def _set_gate(gate, theta, n_iter, hessian):
-    """The tail of ``SoftmaxGate._fit_newton``."""
-    if hessian is not None:
-        gate._curvature = (hessian, gate.alpha_)
-    params = theta.reshape(gate._n_experts, -1)
-    gate._coef_std = params[:, :-1].copy()
-    gate._intercept_std = params[:, -1] - params[:, -1].mean()
-    gate.n_iter_ = n_iter
-    gate._set_public_coefficients()
-
-
-def _start(chunks, gate, family, experts):
-    """The two setup passes: the gate's standardisation, the experts' centre, the
-    variance floor; the model dict the chunk functions read."""
-    moments = chunks.gather(chunks.map(per_chunk.chunk_moments, chunks.data))
-    total_weight = sum(m["weight"] for m in moments)
-    if not total_weight > 0:
-        raise ValueError("sample_weight sums to zero: there is nothing to fit.")
-    mean = _total(moments, "sum_gate") / total_weight
-    y_mean = sum(m["sum_y"] for m in moments) / total_weight
-    low = np.min([m["low"] for m in moments], axis=0)
-    high = np.max([m["high"] for m in moments], axis=0)
-    spread = chunks.gather(
-        chunks.map(per_chunk.chunk_spread, chunks.data, mean=mean, y_mean=y_mean)
-    )
-    scale = np.sqrt(_total(spread, "sq_gate") / total_weight)
-    scale[(low == high) | (scale == 0)] = 1.0
-    gate.mean_, gate.scale_ = mean, scale
-    y_variance = sum(s["sq_y"] for s in spread) / total_weight
-    family.variance_floor_ = max(
-        _VARIANCE_FLOOR_RATIO * (y_variance if y_variance > 0 else 1.0), _TINY
-    )
-    n_rows = sum(m["n"] for m in moments)
-    center = _total(moments, "sum_expert") / n_rows
-    return {
-        "mean": mean,
-        "scale": scale,
-        "center": center if experts[0].fit_intercept else np.zeros(center.size),
-        "fit_intercept": experts[0].fit_intercept,
-        "total_weight": total_weight,
-        "unit_weight": chunks.unit_weight,
-        "theta": _theta(gate, gate._n_experts, mean.size),
-    }
-
-
-def _solve_experts(experts, sums, model, min_weight):
-    """The experts' M-step on the reduced normal equations; their weight totals."""
-    totals = _total(sums, "totals")
-    grams, moments_y = _total(sums, "grams"), _total(sums, "moments")
-    for k, expert_k in enumerate(experts):
-        if totals[k] <= min_weight:
-            if hasattr(expert_k, "n_features_in_"):
-                continue
-            raise NotImplementedError("an unfitted expert with no weight.")
-        alpha = _ridge_alpha(expert_k)
-        if not _solve_into(expert_k, grams[k], moments_y[k], model["center"], alpha):
-            raise NotImplementedError(
-                f"expert {k}'s normal equations are too ill-conditioned."
-            )
-    model["experts"] = (
-        np.array([e.coef_ for e in experts]),
-        np.array([e.intercept_ for e in experts]),
-    )
-    return totals
-
-
-def _collapse(action, parts, shares, threshold, n_iter):
-    """``_collapse.handle_collapse`` on the client's parts; the events, as
-    ``Run.collapses`` records them, and whether an expert was dropped."""
-    collapsed = np.flatnonzero(shares < threshold)
-    if action == "reseed":
-        raise NotImplementedError("distributed EM cannot reseed an expert yet.")
-    # The responsibilities live on the workers: none pass through here, and a
-    # drop is followed by a fresh E-step, as in _em.run_em.
-    _, actions = handle_collapse(
-        action, parts, np.empty((0, len(shares))), None, collapsed
-    )
-    events = [
-        {"iteration": n_iter, "expert": int(k), "share": float(shares[k]), "action": a}
-        for k, a in actions.items()
-    ]
-    return events, "dropped" in actions.values()
-
-
-def fit_distributed_em(
-    client,
-    X,
-    y,
-    init_resp,
-    *,
-    expert,
-    gate=None,
-    sample_weight=None,
-    gate_features=None,
-    expert_features=None,
-    max_iter=200,
-    tol=1e-6,
-    collapse="drop",
-    collapse_threshold=1e-3,
-):
-    """Exact EM for the Gaussian regressor on row-chunked Dask arrays.
-
-    Parameters
-    ----------
-    client : distributed.Client
-        The client whose workers hold the chunks.
-
-    X : dask.array.Array of shape (n_samples, n_features)
-        Inputs of the gate and the experts, chunked along the rows only.
-
-    y : dask.array.Array of shape (n_samples,)
-        The target, with the row chunks of ``X``.
-
-    init_resp : ndarray or dask.array.Array of shape (n_samples, n_experts)
-        The responsibilities EM starts from (as ``init`` of the estimator).
-
-    expert : LinearRegression or Ridge
-        The expert every slot clones.
-
-    gate : SoftmaxGate, default=None
-        The gate; ``SoftmaxGate()`` if None.
-
-    sample_weight : dask.array.Array of shape (n_samples,), default=None
-        Non-negative sample weights, with the row chunks of ``X``.
-
-    gate_features, expert_features : array-like of int or bool, default=None
-        The columns of ``X`` the gate and the experts read (None: all).
-
-    max_iter, tol, collapse, collapse_threshold : see ``MixtureOfExpertsRegressor``
-        ``collapse="reseed"`` raises ``NotImplementedError`` when it would act.
-
-    Returns
-    -------
-    fit : DistributedFit
-        The fitted experts, gate and family, and the run's log-likelihood, curve,
-        iterations, convergence, collapses and round trips to the client.
+    ``targets`` are the chunks' responsibilities (the gate) or None (one-hot
+    classes: a logistic expert); ``weights`` is ``(futures or None, column,
+    total)``, as :func:`~skmoe._distributed_chunks._problem` reads it. A proba
+    is a list of futures. A truncated Newton step's products are not offered.
     """
-    import dask.array as da
 
-    n_features = X.shape[1]
-    gate_columns = resolve_features(gate_features, "gate_features", n_features)
-    expert_columns = resolve_features(expert_features, "expert_features", n_features)
-    n_experts = init_resp.shape[1]
-    experts = [clone(expert) for expert in [expert] * n_experts]
-    _check_experts(experts)
-    gate = SoftmaxGate() if gate is None else clone(gate)
-    gate._start_penalty()
-    gate._n_experts = n_experts
-    if (
-        n_experts < 2
-        or gate_columns.size == 0
-        or expert_columns.size == 0
-        or n_experts * (gate_columns.size + 1) > TRUNCATED_ABOVE
-    ):
-        raise NotImplementedError("the prototype needs 2+ experts, a few features.")
-    chunks = _Chunks(client, X, y, sample_weight, gate_columns, expert_columns)
-    family = Gaussian()
-    model = _start(chunks, gate, family, experts)
-    total = model["total_weight"]
-    parts = Parts(experts, [None] * n_experts, gate, family)
-    if not isinstance(init_resp, da.Array):
-        init_resp = da.from_array(np.asarray(init_resp, dtype=np.float64))
-    init_resp = init_resp.rechunk((chunks.row_chunks, n_experts))
-    init = client.compute(list(init_resp.to_delayed().ravel()))
-    state = chunks.map(per_chunk.first_sums, chunks.data, init, model=model)
-    del init
-    sums = chunks.gather(state, 1)
+    def __init__(self, data, spec, targets, weights, n_classes, n_features):
+        self.data, self.spec = data, spec
+        self.targets = targets if targets is not None else data.none()
+        array, column, total = weights
+        arrays = array if array is not None else data.none()
+        self.weights = [(a, column, total, n_classes) for a in arrays]
+        self.n_classes, self.n_features = n_classes, n_features
+        self._hessian = None  # (proba, unpenalised Hessian) of the last evaluate
+        self.reference = spec[0] == "gate"
 
-    min_weight = _MIN_WEIGHT_SHARE * total
-    curve, collapses, previous, relaxed_at = [], [], None, None
-    converged = False
-    for n_iter in range(1, max_iter + 1):
-        theta = model["theta"]
-        step_theta, steps, hessian, search = _newton_step(gate, theta, sums)
-        totals = _solve_experts(experts, sums, model, min_weight)
-        model["trial"] = None if search is None else theta + search[1]
-        second = chunks.gather(
-            chunks.map(per_chunk.residuals_and_trial, chunks.data, state, model=model)
+    def _args(self):
+        return self.targets, self.weights
+
+    def evaluate(self, theta, alpha, proba=None, hessian_next=False):
+        proba_args = proba if proba is not None else self.data.none()
+        kept, sums = self.data.run(
+            per_chunk.cross_entropy,
+            *self._args(),
+            proba_args,
+            spec=self.spec,
+            theta=theta,
+            with_hessian=hessian_next,
+            reference=self.reference,
         )
-        if search is not None:
-            value, step, decrease = search
-
-            def trial_value(candidate, state=state):
-                return _trial_pass(chunks, state, model, candidate, gate.alpha_)
-
-            first = _penalised(
-                sum(s["trial"] for s in second), theta + step, n_experts, gate.alpha_
-            )
-            step_theta = _line_search(theta, value, step, decrease, first, trial_value)
-        _set_gate(gate, step_theta, steps, hessian)
-        squares = _total(second, "squares")
-        family._set_variances(
-            squares / np.maximum(totals, np.finfo(np.float64).tiny), totals > 0
+        proba = kept if proba is None else proba
+        if hessian_next:
+            self._hessian = (proba, sums["hessian"])
+        value, grad = _penalise(
+            theta, self.n_classes, sums["value"], sums["grad"], alpha
         )
-        state, sums = _e_step(chunks, model, gate, family, n_experts)
-        shares = _total(sums, "totals") / total
-        if np.any(shares < collapse_threshold) and n_experts > 1:
-            events, dropped = _collapse(
-                collapse, parts, shares, collapse_threshold, n_iter
+        return value, grad, proba
+
+    def value(self, theta, alpha):
+        _, value = self.data.run(
+            per_chunk.cross_entropy_value, *self._args(), spec=self.spec, theta=theta
+        )
+        coef = theta.reshape(self.n_classes, -1)[:, :-1]
+        return value + 0.5 * alpha * np.sum(coef**2)
+
+    def hessian(self, proba, alpha, reference):
+        if self._hessian is not None and self._hessian[0] is proba:
+            hessian = self._hessian[1]
+        else:
+            _, hessian = self.data.run(
+                per_chunk.cross_entropy_hessian,
+                *self._args(),
+                proba,
+                spec=self.spec,
+                reference=reference,
             )
-            collapses += events
-            if dropped:
-                n_experts = gate._n_experts = len(experts)
-                model["experts"] = (
-                    np.array([e.coef_ for e in experts]),
-                    np.array([e.intercept_ for e in experts]),
+        self._hessian = None
+        return hessian + penalty_hessian(
+            self.n_classes, self.n_features, alpha, reference
+        )
+
+    def products(self, proba, alpha, reference, design_moments):
+        raise NotImplementedError(
+            "distributed EM solves by the factored Hessian only (at most "
+            "TRUNCATED_ABOVE free parameters per problem)."
+        )
+
+
+class _ChunkedExpertRows:
+    """What the experts' chunked rows share: their centre and design."""
+
+    def __init__(self, data, fit_intercept, dtype=None):
+        self.data = data
+        n_features = data.expert_center.size
+        self.center = data.expert_center if fit_intercept else np.zeros(n_features)
+        self.spec = ("expert", self.center, fit_intercept, dtype)
+
+
+class ChunkedLinearRows(_ChunkedExpertRows):
+    """:class:`~skmoe._linear.LinearRows` over the chunks."""
+
+    def __init__(self, data, fit_intercept):
+        super().__init__(data, fit_intercept)
+        self.fit_intercept = fit_intercept
+
+    def normal_equations(self, weights):
+        _, sums = self.data.run(
+            per_chunk.normal_equations,
+            weights[0].futures,
+            experts=[w.index for w in weights],
+            center=self.center,
+            fit_intercept=self.fit_intercept,
+        )
+        return sums
+
+    def predictions(self, coef, intercept):
+        kept = self.data.keep(
+            per_chunk.linear_predictions, coef=coef, intercept=intercept
+        )
+        return [self.data.items(kept, i) for i in range(coef.shape[0])]
+
+
+class ChunkedLogisticRows(_ChunkedExpertRows):
+    """:class:`~skmoe._logistic.LogisticRows` over the chunks."""
+
+    def __init__(self, data, classes, fit_intercept):
+        super().__init__(data, fit_intercept)
+        self.n_classes = classes.size
+
+    def class_totals(self, weight):
+        _, (per_class, total) = self.data.run(
+            per_chunk.weighted_totals,
+            weight.futures,
+            column=weight.index,
+            n_classes=self.n_classes,
+        )
+        return per_class, total
+
+    def rows(self, weight, total):
+        return ChunkedCrossEntropy(
+            self.data,
+            self.spec,
+            None,
+            (weight.futures, weight.index, total),
+            self.n_classes,
+            self.center.size,
+        )
+
+    def target_proba(self, proba):
+        return self.data.keep(per_chunk.target_proba, proba)
+
+
+class ChunkedGLMRows(_ChunkedExpertRows):
+    """:class:`~skmoe._glm.GLMRows` over the chunks."""
+
+    def __init__(self, data, fit_intercept):
+        super().__init__(data, fit_intercept, dtype=np.float64)
+
+    def totals(self, weight):
+        _, totals = self.data.run(
+            per_chunk.glm_totals, weight.futures, column=weight.index
+        )
+        return totals
+
+    def scaled(self, weight, total):
+        return weight, total
+
+    def objective(self, theta, s, loss):
+        weight, total = s
+        eta, sums = self.data.run(
+            per_chunk.glm_objective,
+            weight.futures,
+            spec=self.spec,
+            column=weight.index,
+            total=total,
+            theta=theta,
+            loss=loss,
+        )
+        return (np.inf if sums["overflows"] else sums["value"]), eta
+
+    def derivatives(self, eta, s, loss):
+        weight, total = s
+        _, (gradient, hessian) = self.data.run(
+            per_chunk.glm_derivatives,
+            weight.futures,
+            eta,
+            spec=self.spec,
+            column=weight.index,
+            total=total,
+            loss=loss,
+        )
+        return gradient, lambda: hessian
+
+    def predictions(self, eta):
+        return self.data.keep(per_chunk.exp, eta)
+
+
+_CHUNKED_ROWS = {
+    LinearRows: ChunkedLinearRows,
+    LogisticRows: ChunkedLogisticRows,
+    GLMRows: ChunkedGLMRows,
+}
+
+
+# ---- EM's steps
+
+
+class DistributedSteps:
+    """``_em``'s M-step and E-step over a :class:`ChunkedData`."""
+
+    @staticmethod
+    def m_step(parts, data, resp, config, iteration, expert_jobs, solve_experts=True):
+        if isinstance(resp, np.ndarray):  # the start on all rows of small data
+            resp = data.scatter_rows(resp)
+        _fit_gate(parts.gate, data, resp, len(parts.experts), iteration)
+        latent = parts.latent if parts.latent is not None else data.none()
+        weights, totals = data.run(
+            per_chunk.expert_weights,
+            resp,
+            latent,
+            family=parts.family,
+            unit_weight=data.unit_weight,
+        )
+        parts.latent = None
+        refits = _refits(parts, weights, totals, data)
+        context = FitContext(
+            data, parts.family, solve_experts, max(len(refits), 1), iteration
+        )
+        known = {}
+        parts.experts_short = False
+        for kind in dict.fromkeys(type(refit.updater) for refit in refits):
+            outputs, short = kind.fit_fast(
+                [refit for refit in refits if type(refit.updater) is kind], context
+            )
+            known.update(outputs)
+            parts.experts_short = parts.experts_short or short
+        for refit in refits:
+            if refit.index not in known:
+                raise ExpertFitError(
+                    f"{refit.label} ({refit.expert!r}) has no solution from sums "
+                    f"at iteration {iteration} (ill-conditioned normal equations, "
+                    "a class without weight, or Newton out of steps); in memory it "
+                    "would be refitted by its own fit, which needs all rows in "
+                    "one place."
                 )
-                state, sums = _e_step(chunks, model, gate, family, n_experts)
-            previous = None
-        log_likelihood = sum(s["log_likelihood"] for s in sums) / total
-        objective = log_likelihood - gate.penalty_
-        if not np.isfinite(objective):
-            raise FloatingPointError(
-                f"EM reached a non-finite log-likelihood at iteration {n_iter}."
+        per_chunk_known = [
+            {k: futures[c] for k, futures in known.items()}
+            for c in range(len(data.chunks))
+        ]
+        outputs, sums = data.run(
+            per_chunk.outputs_and_fit_sums,
+            per_chunk_known,
+            weights,
+            family=parts.family,
+            experts=parts.experts,
+        )
+        parts.family.fit_from_sums(sums)
+        return outputs
+
+    @staticmethod
+    def e_step(parts, data, outputs=None, for_m_step=True):
+        kept, sums = data.run(
+            per_chunk.e_step,
+            outputs if outputs is not None else data.none(),
+            family=parts.family,
+            experts=parts.experts,
+            gate=parts.gate,
+            for_m_step=for_m_step,
+        )
+        if for_m_step:
+            parts.latent = data.items(kept, 2)
+        data.last_shares = sums["shares"] / data.total_weight
+        log_prob = ChunkedValues(data.items(kept, 0), sums["log_likelihood"])
+        return log_prob, data.items(kept, 1)
+
+    @staticmethod
+    def e_step_and_collapses(parts, data, outputs, config, n_iter):
+        log_prob, resp = DistributedSteps.e_step(parts, data, outputs)
+        shares = data.last_shares
+        collapsed = np.flatnonzero(shares < config.collapse_threshold)
+        if not (collapsed.size and len(parts.experts) > 1):
+            return log_prob, resp, []
+        reseeding = config.collapse == "reseed" and any(
+            not parts.updaters[k].reseeded for k in collapsed
+        )
+        if reseeding:
+            # Rare: the rows the model explains worst are a global ranking.
+            resp_all = data.gather_rows(resp)
+            resp_all, actions = handle_collapse(
+                config.collapse,
+                parts,
+                resp_all,
+                data.gather_rows(log_prob.futures),
+                collapsed,
             )
-        curve.append(log_likelihood)
-        converged = previous is not None and abs(objective - previous) < tol
-        if (
-            converged
-            and n_iter < max_iter
-            and (relaxed_at is None or log_likelihood - relaxed_at > tol)
-            and gate._relax(tol)
-        ):
-            relaxed_at = log_likelihood
-            converged = False
-            objective = log_likelihood - gate.penalty_
-        if converged:
-            break
-        previous = objective
-    gate._forget()
-    del gate._n_experts
-    family.variance_ = np.asarray(family.variance_)
-    return DistributedFit(
-        experts,
-        gate,
-        family,
-        log_likelihood,
-        objective,
-        curve,
-        n_iter,
-        converged,
-        chunks.passes,
-        collapses,
-    )
+            resp = data.scatter_rows(resp_all)
+        else:
+            _, actions = handle_collapse(
+                config.collapse,
+                parts,
+                np.empty((0, len(shares))),
+                None,
+                collapsed,
+            )
+        if "dropped" in actions.values():
+            log_prob, resp = DistributedSteps.e_step(parts, data)
+        events = [
+            {
+                "iteration": n_iter,
+                "expert": int(k),
+                "share": float(shares[k]),
+                "action": a,
+            }
+            for k, a in actions.items()
+        ]
+        return log_prob, resp, events
 
 
-def _e_step(chunks, model, gate, family, n_experts):
-    """The E-step pass from the client's parts; the state futures and the sums."""
-    model.update(
-        variance=family.variance_,
-        gate_coef=gate.coef_,
-        gate_intercept=gate.intercept_,
-        theta=_theta(gate, n_experts, model["mean"].size),
-        trial=None,
+ChunkedData.steps = DistributedSteps
+
+
+def _fit_gate(gate, data, resp, n_experts, iteration):
+    """``SoftmaxGate._fit(max_iter=1)`` on the chunks: the standardisation of all
+    rows at the first iteration, then one damped Newton step."""
+    spec = ("gate", data.gate_mean, data.gate_scale)
+    rows = ChunkedCrossEntropy(
+        data,
+        spec,
+        resp,
+        (None, None, data.total_weight),
+        n_experts,
+        data.gate_mean.size,
     )
-    state = chunks.map(per_chunk.e_step_and_sums, chunks.data, model=model)
-    return state, chunks.gather(state, 1)
+
+    def mean_target():
+        _, sums = data.run(per_chunk.weighted_responsibilities, resp)
+        return sums / data.total_weight
+
+    scaling = (data.gate_mean, data.gate_scale) if iteration == 1 else None
+    gate._fit_rows(rows, scaling, 1, mean_target)
+
+
+def _refits(parts, weights, totals, data):
+    """``_em._refits`` on the chunks: every expert on all rows, weighted."""
+    min_weight = _MIN_WEIGHT_SHARE * data.total_weight
+    refits = []
+    for k, (expert, updater) in enumerate(
+        zip(parts.experts, parts.updaters, strict=True)
+    ):
+        if totals[k] <= min_weight:
+            if hasattr(expert, "n_features_in_"):
+                continue
+            raise ExpertFitError(
+                f"{parts.label(k)} has no weight and was never fitted: distributed "
+                "EM cannot fit it on all rows by its own fit."
+            )
+        refits.append(
+            Refit(k, expert, updater, None, Column(weights, k), parts.label(k))
+        )
+    return refits

@@ -60,8 +60,10 @@ def train(problem, config, progress, fitted=None):
         restart_jobs, expert_jobs = config.n_jobs, 1
     else:
         restart_jobs, expert_jobs = 1, config.n_jobs or 1
+    # Restarts on rows held by a Dask cluster share the client: threads.
+    remote = getattr(problem.data, "steps", None) is not None
     with verbose_logging(config.verbose):
-        runs = Parallel(n_jobs=restart_jobs)(
+        runs = Parallel(n_jobs=restart_jobs, prefer="threads" if remote else None)(
             delayed(_run)(
                 problem,
                 config,

@@ -220,24 +220,33 @@ class SoftmaxGate(DocLinkMixin, BaseEstimator):
         is ``alpha_``, which an EM fit's first call starts (and a warm start's
         continues).
         """
-        if not hasattr(self, "alpha_"):
-            self._start_penalty()
-        n_experts, n_features = targets.shape[1], X.shape[1]
         if same_data:
-            X_std = np.subtract(X, self.mean_, dtype=X.dtype)
+            X_std, scaling = np.subtract(X, self.mean_, dtype=X.dtype), None
             X_std /= self.scale_
         else:
-            X_std, mean, scale = standardize(X, sample_weight)
-            self._rescale(mean, scale, n_experts)
+            X_std, *scaling = standardize(X, sample_weight)
+        rows = CrossEntropyRows(X_std, targets, sample_weight / sample_weight.sum())
+        return self._fit_rows(
+            rows,
+            scaling,
+            max_iter,
+            lambda: sample_weight @ targets / sample_weight.sum(),
+        )
+
+    def _fit_rows(self, rows, scaling, max_iter, mean_target):
+        """:meth:`_fit` on standardised ``rows`` (``CrossEntropyRows``, or rows
+        held elsewhere); ``scaling`` is the new data's ``(mean, scale)``, or None
+        for the same data; ``mean_target()`` the weighted mean of the targets."""
+        if not hasattr(self, "alpha_"):
+            self._start_penalty()
+        n_experts, n_features = rows.n_classes, rows.n_features
+        if scaling is not None:
+            self._rescale(*scaling, n_experts)
         if n_experts == 1 or n_features == 0:
-            mean_target = sample_weight @ targets / sample_weight.sum()
-            self._fit_intercepts_only(mean_target, n_features)
+            self._fit_intercepts_only(mean_target(), n_features)
         else:
-            weights = sample_weight / sample_weight.sum()
-            rows = CrossEntropyRows(X_std, targets, weights)
-            self._fit_newton(
-                rows, n_features, self.max_iter if max_iter is None else max_iter
-            )
+            max_iter = self.max_iter if max_iter is None else max_iter
+            self._fit_newton(rows, n_features, max_iter)
         self._set_public_coefficients()
         return self
 

@@ -212,7 +212,7 @@ class CrossEntropyRows:
 
     def __init__(self, X, targets, weights):
         self.X, self.targets, self.weights = X, targets, weights
-        self.n_classes = targets.shape[1]
+        self.n_classes, self.n_features = targets.shape[1], X.shape[1]
         self.row_weight = weights * (targets @ np.ones(self.n_classes))  # row sums
 
     def evaluate(self, theta, alpha, proba=None, hessian_next=False):
