@@ -60,6 +60,14 @@ class ChunkedValues:
     weighted_sum: float
 
 
+class ChunkedResponsibilities(list):
+    """Responsibilities held as one future per chunk; from an E-step, with the
+    next M-step's expert weights (``weights``, futures) and their totals."""
+
+    weights = None
+    totals = None
+
+
 class ChunkedData:
     """The training rows as chunks on the workers, as EM reads them.
 
@@ -115,10 +123,14 @@ class ChunkedData:
         return self.client.map(operator.itemgetter(index), futures, pure=False)
 
     def scatter_rows(self, array):
-        """A per-row array in memory, split into the chunks' rows, on the workers."""
+        """A per-row array in memory, split into the chunks' rows, on the workers.
+
+        As tasks that hold their rows rather than scattered data, so that a lost
+        worker's share is recomputed like every other future of the fit.
+        """
         bounds = np.cumsum([0, *self.row_counts])
         parts = [array[a:b] for a, b in itertools.pairwise(bounds)]
-        return self.client.scatter(parts)
+        return self.client.map(np.array, parts, pure=False)
 
     def gather_rows(self, futures):
         """A per-row array gathered from the chunks (a reseed's rare need)."""
@@ -386,14 +398,15 @@ class DistributedSteps:
         if isinstance(resp, np.ndarray):  # the start on all rows of small data
             resp = data.scatter_rows(resp)
         _fit_gate(parts.gate, data, resp, len(parts.experts), iteration)
-        latent = parts.latent if parts.latent is not None else data.none()
-        weights, totals = data.run(
-            per_chunk.expert_weights,
-            resp,
-            latent,
-            family=parts.family,
-            unit_weight=data.unit_weight,
-        )
+        weights, totals = getattr(resp, "weights", None), getattr(resp, "totals", None)
+        if weights is None:  # the start's responsibilities, or a reseed's
+            weights, totals = data.run(
+                per_chunk.expert_weights,
+                resp,
+                data.none(),
+                family=parts.family,
+                unit_weight=data.unit_weight,
+            )
         parts.latent = None
         refits = _refits(parts, weights, totals, data)
         context = FitContext(
@@ -439,12 +452,17 @@ class DistributedSteps:
             experts=parts.experts,
             gate=parts.gate,
             for_m_step=for_m_step,
+            unit_weight=data.unit_weight,
         )
-        if for_m_step:
-            parts.latent = data.items(kept, 2)
         data.last_shares = sums["shares"] / data.total_weight
         log_prob = ChunkedValues(data.items(kept, 0), sums["log_likelihood"])
-        return log_prob, data.items(kept, 1)
+        resp = ChunkedResponsibilities(data.items(kept, 1))
+        if for_m_step:
+            # The next M-step's weights, from this pass (the family's latent
+            # factors are read here, as Family.latent_weights asks).
+            resp.weights = data.items(kept, 2)
+            resp.totals = sums["weight_totals"]
+        return log_prob, resp
 
     @staticmethod
     def e_step_and_collapses(parts, data, outputs, config, n_iter):

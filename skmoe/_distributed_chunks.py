@@ -265,9 +265,11 @@ def outputs_and_fit_sums(data, known, weights, family, experts):
     return outputs, family.fit_sums(outputs, data.target, weights)
 
 
-def e_step(data, outputs, family, experts, gate, for_m_step):
-    """``_em.e_step`` on one chunk: ``(log_prob, resp, latent)`` kept; the
-    weighted log-likelihood and each expert's weighted responsibility."""
+def e_step(data, outputs, family, experts, gate, for_m_step, unit_weight):
+    """``_em.e_step`` on one chunk: ``(log_prob, resp, weights)`` kept, with
+    ``for_m_step`` the experts' weights of the next M-step (else None); the
+    weighted log-likelihood, each expert's weighted responsibility and its
+    weight total."""
     if outputs is None:
         outputs = family.expert_outputs(experts, data.X_expert, data.target)
     latent = family.latent_weights(outputs, data.target) if for_m_step else None
@@ -279,7 +281,11 @@ def e_step(data, outputs, family, experts, gate, for_m_step):
         e_step_kernel(logits, block, block, log_prob[rows])
     w = data.sample_weight
     sums = {"log_likelihood": w @ log_prob, "shares": w @ responsibilities}
-    return (log_prob, responsibilities, latent), sums
+    weights = None
+    if for_m_step:
+        weights = family.expert_weights(responsibilities, w, unit_weight, latent)
+        sums["weight_totals"] = column_sums(weights)
+    return (log_prob, responsibilities, weights), sums
 
 
 def reseeded(resp, rows, expert):

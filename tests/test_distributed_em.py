@@ -1,23 +1,34 @@
-"""Exact EM on Dask arrays (``skmoe._distributed``) against the in-memory fit.
+"""Exact EM on Dask arrays: ``fit`` on row chunks held by a cluster's workers
+equals the in-memory fit.
 
-A ``LocalCluster`` of two worker processes stands in for a cluster; the fits start
-from the same ``init`` array, so that the two runs take the same iterates.
+A ``LocalCluster`` of two worker processes on loopback stands in for a cluster:
+the chunks, responsibilities and sums are pickled and sent between processes as
+they would be between machines. The two fits take the same iterates (the same
+start, the same solver steps), so they agree to the rounding of the sums.
 """
+
+import os
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import (
+    GammaRegressor,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
+from sklearn.tree import DecisionTreeRegressor
 
-from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
-from skmoe.datasets import make_moe_regression
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe.datasets import make_moe_classification, make_moe_regression
+from skmoe.exceptions import ExpertCollapseError
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from skmoe._distributed import fit_distributed_em  # noqa: E402
-
 pytestmark = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning",
+    "ignore::skmoe.exceptions.ExpertCollapseWarning",
 )
 
 
@@ -36,332 +47,289 @@ def client():
         yield client
 
 
-def _in_memory(X, y, init, expert, gate):
-    return MixtureOfExpertsRegressor(
-        expert,
-        n_experts=init.shape[1],
-        gate=gate,
-        init=init,
-        n_init=1,
-        init_size=None,
-    ).fit(X, y)
+def _chunked(chunks, *arrays):
+    return [
+        da.from_array(a, chunks=(chunks, -1) if a.ndim == 2 else chunks) for a in arrays
+    ]
 
 
-def _assert_same_fit(fit, moe):
-    assert fit.n_iter == moe.n_iter_
-    assert fit.converged == moe.converged_
-    assert abs(fit.log_likelihood - moe.log_likelihood_) < 1e-8
-    np.testing.assert_allclose(fit.curve, moe.log_likelihood_curve_, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(fit.gate.coef_, moe.gate_.coef_, rtol=0, atol=1e-8)
+def assert_same_fit(ours, theirs, atol=1e-8):
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.converged_ == theirs.converged_
+    assert abs(ours.log_likelihood_ - theirs.log_likelihood_) < atol
     np.testing.assert_allclose(
-        fit.gate.intercept_, moe.gate_.intercept_, rtol=0, atol=1e-8
+        ours.log_likelihood_curve_, theirs.log_likelihood_curve_, rtol=0, atol=atol
     )
-    assert fit.gate.alpha_ == moe.gate_.alpha_
-    for ours, theirs in zip(fit.experts, moe.experts_, strict=True):
-        np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-8)
-        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-8)
+    np.testing.assert_allclose(ours.gate_.coef_, theirs.gate_.coef_, atol=atol)
     np.testing.assert_allclose(
-        fit.family.variance_, moe.noise_variance_, rtol=1e-8, atol=0
+        ours.gate_.intercept_, theirs.gate_.intercept_, atol=atol
+    )
+    assert ours.gate_.alpha_ == theirs.gate_.alpha_
+    assert ours.n_experts_ == theirs.n_experts_
+    for a, b in zip(ours.experts_, theirs.experts_, strict=True):
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=atol)
+        np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=atol)
+    for name, value in theirs.family_.fitted_attributes().items():
+        np.testing.assert_allclose(
+            getattr(ours, name), value, rtol=atol, atol=0, err_msg=name
+        )
+    assert ours.collapsed_ == theirs.collapsed_ or len(ours.collapsed_) == len(
+        theirs.collapsed_
+    )
+
+
+REGRESSION = make_moe_regression(n_samples=5000, n_experts=3, random_state=0)
+
+
+@pytest.mark.parametrize("chunks", [5000, 1300])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_experts": 3, "n_init": 2, "init_size": 1000},
+        {"expert": Ridge(alpha=5.0), "gate": SoftmaxGate(alpha=1e-2), "init_size": 800},
+    ],
+    ids=["linear, 2 restarts", "ridge"],
+)
+def test_the_regressor_equals_the_in_memory_fit(client, chunks, params):
+    X, y = REGRESSION
+    params = {"random_state": 0, **params}
+    theirs = MixtureOfExpertsRegressor(**params).fit(X, y)
+    ours = MixtureOfExpertsRegressor(**params).fit(*_chunked(chunks, X, y))
+    assert_same_fit(ours, theirs)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=1e-8)
+
+
+@pytest.mark.parametrize("n_classes, chunks", [(2, 1500), (3, 2500)])
+def test_the_classifier_equals_the_in_memory_fit(client, n_classes, chunks):
+    X, y = make_moe_classification(
+        n_samples=5000, n_experts=2, n_classes=n_classes, random_state=1
+    )
+    y = np.array(["a", "b", "c"])[y]  # labels as strings, encoded on the workers
+    params = {"n_experts": 2, "random_state": 0, "init_size": 1000, "max_iter": 12}
+    theirs = MixtureOfExpertsClassifier(**params).fit(X, y)
+    ours = MixtureOfExpertsClassifier(**params).fit(*_chunked(chunks, X, y))
+    assert_same_fit(ours, theirs)
+    assert list(ours.classes_) == list(theirs.classes_)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), atol=1e-8
     )
 
 
 @pytest.mark.parametrize(
-    "n_samples, n_features, gate_scale, expert, alpha",
-    [
-        (5000, 3, 3.0, LinearRegression(), "auto"),
-        (3000, 2, 8.0, LinearRegression(), "auto"),
-        (2000, 4, 3.0, Ridge(alpha=5.0), 1e-2),
-    ],
+    "family, expert", [("poisson", PoissonRegressor()), ("gamma", GammaRegressor())]
 )
-def test_distributed_em_equals_the_in_memory_fit(
-    client, n_samples, n_features, gate_scale, expert, alpha
-):
+def test_glm_families_equal_the_in_memory_fit(client, family, expert):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 2))
+    mean = np.exp(np.where(X[:, 0] > 0, 0.3 + 0.5 * X[:, 1], 1.0 - 0.4 * X[:, 1]))
+    y = rng.poisson(mean) if family == "poisson" else rng.gamma(4.0, mean / 4.0)
+    params = {
+        "expert": expert,
+        "family": family,
+        "random_state": 0,
+        "init_size": 800,
+        "max_iter": 15,
+    }
+    theirs = MixtureOfExpertsRegressor(**params).fit(X, y)
+    ours = MixtureOfExpertsRegressor(**params).fit(*_chunked(1000, X, y))
+    assert_same_fit(ours, theirs)
+
+
+def test_sample_weight_and_feature_subsets_equal_the_in_memory_fit(client):
     X, y = make_moe_regression(
-        n_samples=n_samples,
-        n_features=n_features,
-        n_experts=3,
-        gate_scale=gate_scale,
-        random_state=1,
+        n_samples=4000, n_features=4, n_experts=2, random_state=3
     )
-    init = np.random.default_rng(0).dirichlet(np.ones(3), size=n_samples)
-    gate = SoftmaxGate(alpha=alpha)
-    moe = _in_memory(X, y, init, expert, gate)
-    assert moe.n_experts_ == 3  # no collapse: the prototype handles none
-    for rows in (n_samples // 4, 700):  # even chunks, and a ragged last one
-        fit = fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(rows, n_features)),
-            da.from_array(y, chunks=rows),
-            da.from_array(init, chunks=(rows, 3)),
-            expert=expert,
-            gate=gate,
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, size=y.size)
+    weight[::10] = 0.0
+    params = {
+        "random_state": 0,
+        "init_size": 800,
+        "gate_features": [0, 2],
+        "expert_features": [1, 2, 3],
+    }
+    theirs = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=weight)
+    ours = MixtureOfExpertsRegressor(**params).fit(
+        *_chunked(900, X, y), sample_weight=_chunked(900, weight)[0]
+    )
+    assert_same_fit(ours, theirs)
+
+
+def test_an_init_array_on_small_data_equals_the_in_memory_fit(client):
+    """Data too small for a subsample start: the start gathers it (few rows)."""
+    X, y = make_moe_regression(n_samples=600, n_experts=2, random_state=4)
+    init = np.random.default_rng(1).dirichlet(np.ones(2), size=600)
+    params = {"n_experts": 2, "init": init, "n_init": 1}
+    theirs = MixtureOfExpertsRegressor(**params).fit(X, y)
+    ours = MixtureOfExpertsRegressor(**params).fit(*_chunked(250, X, y))
+    assert_same_fit(ours, theirs)
+
+
+@pytest.mark.parametrize("collapse", ["drop", "reseed"])
+def test_collapses_are_handled_as_in_memory(client, collapse):
+    X, y = make_moe_regression(n_samples=3000, n_experts=2, random_state=5)
+    params = {
+        "n_experts": 4,
+        "collapse": collapse,
+        "collapse_threshold": 0.2,
+        "random_state": 0,
+        "init_size": 600,
+        "max_iter": 15,
+    }
+    theirs = MixtureOfExpertsRegressor(**params).fit(X, y)
+    assert theirs.collapsed_, "the case must collapse an expert"
+    ours = MixtureOfExpertsRegressor(**params).fit(*_chunked(700, X, y))
+    assert ours.collapsed_ == theirs.collapsed_
+    assert_same_fit(ours, theirs)
+
+
+def test_collapse_raise_raises_as_in_memory(client):
+    X, y = make_moe_regression(n_samples=3000, n_experts=2, random_state=5)
+    params = {"n_experts": 4, "collapse": "raise", "collapse_threshold": 0.2}
+    with pytest.raises(ExpertCollapseError):
+        MixtureOfExpertsRegressor(**params, init_size=600, random_state=0).fit(
+            *_chunked(700, X, y)
         )
-        _assert_same_fit(fit, moe)
-        # Two setup passes, the first M-step's, then two per iteration at least.
-        assert fit.passes >= 3 + 2 * fit.n_iter
 
 
-def test_a_relaxed_penalty_is_reproduced(client):
-    X, y = make_moe_regression(
-        n_samples=3000,
-        n_features=2,
-        n_experts=3,
-        gate_scale=50.0,
-        noise=0.1,
-        random_state=1,
+def test_a_dataframe_fit_keeps_its_column_names(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_moe_regression(n_samples=3000, n_features=2, random_state=6)
+    frame = pd.DataFrame(X, columns=["speed", "load"])
+    params = {"random_state": 0, "init_size": 600}
+    theirs = MixtureOfExpertsRegressor(**params).fit(frame, y)
+    ours = MixtureOfExpertsRegressor(**params).fit(
+        dd.from_pandas(frame, npartitions=3),
+        dd.from_pandas(pd.Series(y), npartitions=3),
     )
-    init = np.random.default_rng(0).dirichlet(np.ones(3), size=3000)
-    moe = _in_memory(X, y, init, LinearRegression(), SoftmaxGate())
-    fit = fit_distributed_em(
-        client,
-        da.from_array(X, chunks=(1000, 2)),
-        da.from_array(y, chunks=1000),
-        init,
-        expert=LinearRegression(),
-    )
-    assert moe.gate_.alpha_ < 1e-6  # the case exercises the relaxation
-    assert fit.gate.alpha_ == moe.gate_.alpha_
-    _assert_same_fit(fit, moe)
+    assert list(ours.feature_names_in_) == ["speed", "load"]
+    assert_same_fit(ours, theirs)
+
+
+def test_a_lost_worker_is_recomputed_and_the_fit_is_unchanged(client, monkeypatch):
+    """A worker process killed mid-fit: its chunks and responsibilities are
+    recomputed from their tasks (pure functions of their inputs), and the fit
+    ends as the in-memory one."""
+    from skmoe import _distributed
+
+    X, y = REGRESSION
+    params = {"random_state": 0, "init_size": 1000, "n_init": 1, "max_iter": 8}
+    theirs = MixtureOfExpertsRegressor(**params).fit(X, y)
+    original = _distributed.DistributedSteps.m_step
+    killed = []
+
+    def killing(parts, data, resp, config, iteration, *args, **kwargs):
+        if iteration == 3 and not killed:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            killed.append(victim)
+            try:
+                client.run(os._exit, 1, workers=[victim])
+            except Exception:  # the worker dies before it answers
+                pass
+        return original(parts, data, resp, config, iteration, *args, **kwargs)
+
+    monkeypatch.setattr(_distributed.DistributedSteps, "m_step", staticmethod(killing))
+    ours = MixtureOfExpertsRegressor(**params).fit(*_chunked(1000, X, y))
+    assert killed
+    assert_same_fit(ours, theirs)
+    client.wait_for_workers(2, timeout=60)
+
+
+# ---- bad input
 
 
 @pytest.fixture(scope="module")
 def small():
-    X, y = make_moe_regression(n_samples=400, n_experts=2, random_state=0)
-    init = np.random.default_rng(0).dirichlet(np.ones(2), size=400)
-    return X, y, init
+    return make_moe_regression(n_samples=2000, n_experts=2, random_state=7)
 
 
 def test_unknown_chunk_sizes_are_refused(client, small):
-    X, y, init = small
-    X_unknown = da.from_array(X, chunks=(100, 2))
-    X_unknown = X_unknown[X_unknown[:, 0] > -np.inf]
-    with pytest.raises(ValueError, match="unknown chunk sizes"):
-        fit_distributed_em(
-            client,
-            X_unknown,
-            da.from_array(y, chunks=100),
-            init,
-            expert=LinearRegression(),
-        )
+    X, y = _chunked(500, *small)
+    X = X[X[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match=r"unknown chunk sizes.*compute_chunk_sizes"):
+        MixtureOfExpertsRegressor().fit(X, y)
 
 
 def test_mismatched_chunks_are_refused(client, small):
-    X, y, init = small
-    with pytest.raises(ValueError, match="same row chunks"):
-        fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(100, 2)),
-            da.from_array(y, chunks=150),
-            init,
-            expert=LinearRegression(),
-        )
-    with pytest.raises(ValueError, match="rows only"):
-        fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(100, 1)),
-            da.from_array(y, chunks=100),
-            init,
-            expert=LinearRegression(),
-        )
-
-
-def test_nan_names_its_chunk(client, small):
-    X, y, init = small
-    X = X.copy()
-    X[250, 1] = np.nan
-    with pytest.raises(ValueError, match="chunk 2 "):
-        fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(100, 2)),
-            da.from_array(y, chunks=100),
-            init,
-            expert=LinearRegression(),
-        )
-
-
-def test_experts_without_sufficient_statistics_are_refused(client, small):
-    from sklearn.tree import DecisionTreeRegressor
-
-    X, y, init = small
-    with pytest.raises(TypeError, match="LinearRegression and Ridge"):
-        fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(100, 2)),
-            da.from_array(y, chunks=100),
-            init,
-            expert=DecisionTreeRegressor(),
-        )
-
-
-def _two_regimes(n_samples, seed, noise, slope=12.0):
-    """Two linear regimes, the second more likely as the second feature grows."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 2))
-    regime = (rng.random(n_samples) < 1 / (1 + np.exp(-slope * X[:, 1]))).astype(int)
-    coef = np.array([[2.0, -1.0], [-3.0, 1.5]])
-    y = np.einsum("ij,ij->i", X, coef[regime]) + np.array([1.0, -2.0])[regime]
-    return X, y + noise * rng.normal(size=n_samples)
-
-
-def test_a_backtracking_line_search_is_reproduced(client, monkeypatch):
-    # The start splits the rows by the first feature, the truth by the second:
-    # the gate grows steep along the wrong direction, and when the
-    # responsibilities turn, a Newton step overshoots and is halved.
-    import skmoe._gate
-    import skmoe._newton
-
-    X, y = _two_regimes(2000, seed=0, noise=0.05)
-    init = np.zeros((2000, 2))
-    init[np.arange(2000), (X[:, 0] > 0).astype(int)] = 1.0
-    init = 0.95 * init + 0.025
-    trials = []
-    value = skmoe._newton._penalized_cross_entropy_value
-    solve = skmoe._gate.minimize_cross_entropy
-
-    def counted_value(*args, **kwargs):
-        trials[-1] += 1
-        return value(*args, **kwargs)
-
-    def counted_solve(*args, **kwargs):
-        trials.append(0)
-        return solve(*args, **kwargs)
-
-    monkeypatch.setattr(skmoe._newton, "_penalized_cross_entropy_value", counted_value)
-    monkeypatch.setattr(skmoe._gate, "minimize_cross_entropy", counted_solve)
-    moe = _in_memory(X, y, init, LinearRegression(), SoftmaxGate())
-    monkeypatch.undo()
-    halvings = sum(max(count - 1, 0) for count in trials)
-    assert halvings > 0  # the in-memory line search backtracked
-    assert moe.n_experts_ == 2
-    for rows in (500, 700):
-        fit = fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(rows, 2)),
-            da.from_array(y, chunks=rows),
-            da.from_array(init, chunks=(rows, 2)),
-            expert=LinearRegression(),
-        )
-        _assert_same_fit(fit, moe)
-        # Two setup passes, the first M-step's, two per iteration, and one per
-        # halving of a step: the distributed search halved as often.
-        assert fit.passes == 3 + 2 * fit.n_iter + halvings
-
-
-def test_sample_weight_and_feature_subsets_match_the_in_memory_fit(client):
-    X, y = make_moe_regression(
-        n_samples=3000, n_features=4, n_experts=3, gate_scale=3.0, random_state=2
-    )
-    rng = np.random.default_rng(3)
-    weight = rng.uniform(0.0, 3.0, size=3000)
-    weight[rng.random(3000) < 0.1] = 0.0  # zero-weight rows too
-    init = rng.dirichlet(np.ones(3), size=3000)
-    gate_features, expert_features = [0, 2], [1, 2, 3]
-    moe = MixtureOfExpertsRegressor(
-        LinearRegression(),
-        n_experts=3,
-        init=init,
-        n_init=1,
-        init_size=None,
-        gate_features=gate_features,
-        expert_features=expert_features,
-    ).fit(X, y, sample_weight=weight)
-    assert moe.n_experts_ == 3
-    unweighted = _in_memory(X, y, init, LinearRegression(), SoftmaxGate())
-    assert abs(unweighted.log_likelihood_ - moe.log_likelihood_) > 1e-3
-    for rows in (750, 700):
-        fit = fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(rows, 4)),
-            da.from_array(y, chunks=rows),
-            init,
-            expert=LinearRegression(),
-            sample_weight=da.from_array(weight, chunks=rows),
-            gate_features=gate_features,
-            expert_features=expert_features,
-        )
-        _assert_same_fit(fit, moe)
-        assert fit.gate.coef_.shape == (3, 2)
-        assert fit.experts[0].coef_.shape == (3,)
-
-
-def test_mismatched_sample_weight_chunks_are_refused(client, small):
-    X, y, init = small
+    X, y = small
+    with pytest.raises(ValueError, match="X and y must have the same row chunks"):
+        MixtureOfExpertsRegressor().fit(_chunked(500, X)[0], _chunked(400, y)[0])
     with pytest.raises(ValueError, match="X and sample_weight must have the same"):
-        fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(100, 2)),
-            da.from_array(y, chunks=100),
-            init,
-            expert=LinearRegression(),
-            sample_weight=da.from_array(np.ones(400), chunks=200),
+        MixtureOfExpertsRegressor().fit(
+            *_chunked(500, X, y), sample_weight=_chunked(300, np.ones(len(y)))[0]
         )
 
 
-def _starved_start(X, seed):
-    """The two true regimes to experts 0 and 1, about 2% of every row to expert 2,
-    which then fits no regime and collapses."""
-    rng = np.random.default_rng(seed)
-    init = np.zeros((X.shape[0], 3))
-    init[np.arange(X.shape[0]), (X[:, 1] > 0).astype(int)] = 1.0
-    init = 0.97 * init + 0.01 + 0.01 * rng.random(init.shape)
-    return init / init.sum(axis=1, keepdims=True)
-
-
-@pytest.mark.filterwarnings("ignore:.*collapse")
-def test_a_dropped_expert_is_reproduced(client):
-    X, y = _two_regimes(3000, seed=0, noise=0.05)
-    init = _starved_start(X, 5)
-    moe = MixtureOfExpertsRegressor(
-        LinearRegression(), n_experts=3, init=init, n_init=1, init_size=None
-    ).fit(X, y)
-    assert moe.n_experts_ == 2  # the starved expert was dropped
-    assert [c["action"] for c in moe.collapsed_] == ["dropped"]
-    for rows in (1000, 700):
-        fit = fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(rows, 2)),
-            da.from_array(y, chunks=rows),
-            init,
-            expert=LinearRegression(),
-            collapse="drop",
+def test_nan_is_found_naming_its_chunk(client, small):
+    X, y = small
+    X = X.copy()
+    X[1234, 1] = np.nan
+    with pytest.raises(ValueError, match="row chunk 2: X holds NaN"):
+        MixtureOfExpertsRegressor().fit(*_chunked(500, X, y))
+    weight = np.ones(len(y))
+    weight[10] = -1.0
+    with pytest.raises(ValueError, match="row chunk 0: sample_weight holds negative"):
+        MixtureOfExpertsRegressor().fit(
+            *_chunked(500, small[0], y), sample_weight=_chunked(500, weight)[0]
         )
-        _assert_same_fit(fit, moe)
-        assert len(fit.experts) == 2
-        assert [c["expert"] for c in fit.collapses] == [
-            c["expert"] for c in moe.collapsed_
-        ]
-        assert [c["iteration"] for c in fit.collapses] == [
-            c["iteration"] for c in moe.collapsed_
-        ]
-        np.testing.assert_allclose(
-            [c["share"] for c in fit.collapses],
-            [c["share"] for c in moe.collapsed_],
-            rtol=1e-8,
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"expert": DecisionTreeRegressor()}, TypeError, "Incremental"),
+        ({"family": "student_t"}, ValueError, "needs all rows at once"),
+        ({"solver": "cem"}, ValueError, "solver='em'"),
+        ({"init_size": None}, ValueError, "init_size=None would gather"),
+        ({"responsibility_threshold": 0.1}, ValueError, "responsibility_threshold"),
+    ],
+)
+def test_fits_without_sums_are_refused(client, small, params, error, match):
+    with pytest.raises(error, match=match):
+        MixtureOfExpertsRegressor(**params).fit(*_chunked(500, *small))
+
+
+def test_a_classifier_with_too_many_parameters_is_refused(client):
+    X, y = make_moe_classification(
+        n_samples=2000, n_features=30, n_classes=10, random_state=0
+    )
+    with pytest.raises(ValueError, match="factored Hessian"):
+        MixtureOfExpertsClassifier(expert=LogisticRegression()).fit(
+            *_chunked(500, X, y)
         )
-        # The drop costs one more E-step pass.
-        assert fit.passes == 3 + 2 * fit.n_iter + 1
 
 
-def test_a_collapse_raises_as_in_memory(client):
-    from skmoe.exceptions import ExpertCollapseError
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(client, small):
+    X, y = small
+    moe = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
+    coef = moe.gate_.coef_.copy()
+    bad = X.copy()
+    bad[5, 0] = np.inf
+    with pytest.raises(ValueError, match="row chunk 0"):
+        moe.fit(*_chunked(500, bad, y))
+    np.testing.assert_array_equal(moe.gate_.coef_, coef)
+    assert moe.n_features_in_ == X.shape[1]
 
-    X, y = _two_regimes(3000, seed=0, noise=0.05)
-    init = _starved_start(X, 5)
-    with pytest.raises(ExpertCollapseError, match=r"expert\(s\) \[2\]"):
-        MixtureOfExpertsRegressor(
-            LinearRegression(),
-            n_experts=3,
-            init=init,
-            n_init=1,
-            init_size=None,
-            collapse="raise",
-        ).fit(X, y)
-    with pytest.raises(ExpertCollapseError, match=r"expert\(s\) \[2\]"):
-        fit_distributed_em(
-            client,
-            da.from_array(X, chunks=(1000, 2)),
-            da.from_array(y, chunks=1000),
-            init,
-            expert=LinearRegression(),
-            collapse="raise",
-        )
+
+def test_warm_start_on_a_dask_array_is_refused(client, small):
+    moe = MixtureOfExpertsRegressor(warm_start=True).fit(*small)
+    with pytest.raises(ValueError, match="warm_start=True cannot continue"):
+        moe.fit(*_chunked(500, *small))
+
+
+def test_a_fit_without_a_client_says_so(small):
+    code = (
+        "import dask.array as da, numpy as np\n"
+        "from skmoe import MixtureOfExpertsRegressor\n"
+        "X = da.from_array(np.random.rand(100, 2), chunks=50)\n"
+        "y = da.from_array(np.random.rand(100), chunks=50)\n"
+        "MixtureOfExpertsRegressor().fit(X, y)\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "no client is running" in result.stderr
