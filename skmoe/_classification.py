@@ -319,7 +319,8 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -353,7 +354,8 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -380,7 +382,8 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------

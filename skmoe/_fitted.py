@@ -90,7 +90,8 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         level : int or None, default=1
             In a hierarchical mixture (experts that are mixtures), how deep to
@@ -184,7 +185,8 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -210,7 +212,8 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         y : array-like of shape (n_samples,)
             Targets of the samples.
@@ -240,7 +243,8 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         y : array-like of shape (n_samples,)
             Targets of the samples.

@@ -296,13 +296,16 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         n_samples : int, default=1
             Draws per row, at least 1.
 
         random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
+            Seeds the draws. With a Dask ``X`` each row chunk draws from a seed
+            of its own, spawned from ``random_state``: the draws depend on the
+            chunking.
 
         Returns
         -------
@@ -342,7 +345,8 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         quantiles : float or array-like of shape (n_quantiles,)
             Levels, each in the open interval (0, 1), in any order.
@@ -386,7 +390,9 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows with ``kind="central"`` (user guide:
+            "Predicting on a Dask array").
 
         coverage : float, default=0.9
             The mass of the interval, in the open interval (0, 1).
@@ -440,7 +446,8 @@ class UncertaintyMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives lazy Dask arrays
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------

@@ -415,7 +415,8 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -446,7 +447,8 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
