@@ -5,6 +5,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 
 from skmoe._base import BaseMixtureOfExperts
+from skmoe._dask_inputs import rowwise
 from skmoe._partial_fit import mini_batch_only
 from skmoe._predictive import UncertaintyMixin
 from skmoe.families import Categorical
@@ -311,13 +312,15 @@ class MixtureOfExpertsClassifier(
         """
         return self._partial_fit_keeping_state(X, y, sample_weight, classes)
 
+    @rowwise(lambda self: np.empty((0, len(self.experts_), self.classes_.size)))
     def predict_experts(self, X):
         """Each expert's own class probabilities.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -340,6 +343,7 @@ class MixtureOfExpertsClassifier(
             [self._expert_predictions(e, X_expert) for e in self.experts_], axis=1
         )
 
+    @rowwise(lambda self: np.empty((0, self.classes_.size)))
     def predict_proba(self, X):
         """Class probabilities of the mixture, ``sum_k g_k(x) p_k(c | x)``.
 
@@ -350,7 +354,8 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -370,13 +375,15 @@ class MixtureOfExpertsClassifier(
         """
         return self._predict_mixture(X)
 
+    @rowwise(lambda self: np.empty(0, dtype=self.classes_.dtype))
     def predict(self, X):
         """Predict the most probable class under the mixture.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------

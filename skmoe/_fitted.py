@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from skmoe._dask_inputs import rowwise
 from skmoe._em import e_step
 from skmoe._fast_predict import fast_prediction, validated_input
 from skmoe._parts import Data, Parts, columns, gate_inputs
@@ -82,13 +83,15 @@ class FittedMixtureMixin:
 
     # ---- public methods
 
+    @rowwise(lambda self, level: self._gate_template(level))
     def predict_gate_proba(self, X, level=1):
         """Gate probabilities: how much each expert is trusted at each sample.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         level : int or None, default=1
             In a hierarchical mixture (experts that are mixtures), how deep to
@@ -117,11 +120,12 @@ class FittedMixtureMixin:
         >>> proba.shape, proba.sum(axis=1).round(12).tolist()
         ((3, 2), [1.0, 1.0, 1.0])
         """
-        if level is not None and (
-            isinstance(level, bool) or not isinstance(level, Integral) or level < 1
-        ):
-            raise ValueError(f"level must be an integer >= 1 or None; got {level!r}.")
+        _check_level(level)
         X = self._validate_X(X)
+        self._check_depth(level)
+        return self._path_proba(X, level)
+
+    def _check_depth(self, level):
         depth = self._depth()
         if level is not None and level > depth:
             raise ValueError(
@@ -129,7 +133,22 @@ class FittedMixtureMixin:
                 f"{depth} level{'s' if depth > 1 else ''} of gates; level=None "
                 "reads the leaves."
             )
-        return self._path_proba(X, level)
+
+    def _gate_template(self, level):
+        """No rows of ``predict_gate_proba(X, level)``, the level checked."""
+        _check_level(level)
+        self._check_depth(level)
+        return np.empty((0, self._n_nodes(level)))
+
+    def _n_nodes(self, level):
+        """The number of columns of ``_path_proba(X, level)``."""
+        if level == 1:
+            return len(self.experts_)
+        deeper = None if level is None else level - 1
+        return sum(
+            expert._n_nodes(deeper) if isinstance(expert, FittedMixtureMixin) else 1
+            for expert in self.experts_
+        )
 
     def _depth(self):
         """Levels of gates on the deepest path: 1 for a flat mixture."""
@@ -159,13 +178,15 @@ class FittedMixtureMixin:
             ]
         )
 
+    @rowwise(lambda self: np.empty(0, dtype=np.intp))
     def predict_gate(self, X):
         """The expert each sample is routed to: the gate's most probable one.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -184,13 +205,15 @@ class FittedMixtureMixin:
         """
         return np.argmax(self.predict_gate_proba(X), axis=1)
 
+    @rowwise(lambda self: np.empty(0))
     def score_samples(self, X, y):
         """Log-likelihood of each sample, ``log p(y | x)`` under the fitted mixture.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         y : array-like of shape (n_samples,)
             Targets of the samples.
@@ -213,13 +236,15 @@ class FittedMixtureMixin:
         log_prob, _ = self._e_step(X, y)
         return log_prob
 
+    @rowwise(lambda self: np.empty((0, len(self.experts_))))
     def posterior_proba(self, X, y):
         """Responsibilities: the probability each expert generated ``y`` given ``x``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         y : array-like of shape (n_samples,)
             Targets of the samples.
@@ -273,8 +298,8 @@ class FittedMixtureMixin:
         >>> bool(moe.bic(X, y) < one.bic(X, y))  # two regimes beat one
         True
         """
-        log_likelihood = self.score_samples(X, y).sum()
-        return -2 * log_likelihood + self._n_parameters() * np.log(len(y))
+        log_prob = self.score_samples(X, y)
+        return -2 * log_prob.sum() + self._n_parameters() * np.log(log_prob.shape[0])
 
     def aic(self, X, y):
         """Akaike information criterion on ``(X, y)``; lower is better.
@@ -312,6 +337,13 @@ class FittedMixtureMixin:
         gate = (self.gate_features_.size + 1) * (n_experts - 1)
         experts = sum(_expert_n_parameters(expert) for expert in self.experts_)
         return gate + experts + self.family_.n_parameters(n_experts)
+
+
+def _check_level(level):
+    if level is not None and (
+        isinstance(level, bool) or not isinstance(level, Integral) or level < 1
+    ):
+        raise ValueError(f"level must be an integer >= 1 or None; got {level!r}.")
 
 
 def _expert_n_parameters(expert):

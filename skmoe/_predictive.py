@@ -17,6 +17,7 @@ from scipy.special import entr
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from skmoe._dask_inputs import rowwise
 from skmoe._kernels import top_k_experts
 from skmoe._mixture import Mixture, highest_density_regions, mixture_quantiles
 from skmoe._nested import OwnDensity
@@ -216,6 +217,52 @@ def _check_open_unit(value, name):
     return array
 
 
+def _check_n_samples(n_samples):
+    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool):
+        raise ValueError(f"n_samples must be an integer; got {n_samples!r}.")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1; got {n_samples}.")
+    return int(n_samples)
+
+
+def _check_levels(quantiles):
+    """The quantile levels as a 1-D float array."""
+    levels = _check_open_unit(quantiles, "quantiles")
+    if levels.ndim > 1 or levels.size == 0:
+        raise ValueError(
+            "quantiles must be a number or a 1-D list of levels; got shape "
+            f"{levels.shape}."
+        )
+    return levels.ravel()
+
+
+def _check_interval(coverage, kind):
+    """``coverage`` as a float in (0, 1), and ``kind`` checked."""
+    if not isinstance(coverage, Real) or isinstance(coverage, bool):
+        raise ValueError(f"coverage must be a number in (0, 1); got {coverage!r}.")
+    coverage = float(_check_open_unit(coverage, "coverage"))
+    if kind not in ("central", "highest_density"):
+        raise ValueError(f"kind must be 'central' or 'highest_density'; got {kind!r}.")
+    return coverage
+
+
+def _predictive_template(estimator, n_columns):
+    """No rows of a predictive output of ``n_columns``, the distribution known."""
+    check_predictive(estimator)
+    return np.empty((0, n_columns))
+
+
+def _interval_template(estimator, coverage, kind):
+    _check_interval(coverage, kind)
+    if kind == "highest_density":
+        raise TypeError(
+            "predict_interval(kind='highest_density') gives each row a list of "
+            "intervals of its own length, which a Dask array cannot hold: compute "
+            "X first (X.compute()), or ask for kind='central'."
+        )
+    return _predictive_template(estimator, 2)
+
+
 class PredictiveMixin:
     """The regressor's predictive distribution: samples, quantiles, intervals.
 
@@ -230,6 +277,12 @@ class PredictiveMixin:
         check_predictive(self)
         return predictive_mixture(self, self._validate_X(X))
 
+    @rowwise(
+        lambda self, n_samples, random_state: _predictive_template(
+            self, _check_n_samples(n_samples)
+        ),
+        seeded="random_state",
+    )
     def sample_y(self, X, n_samples=1, random_state=None):
         """Draw targets from the predictive distribution.
 
@@ -243,13 +296,16 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         n_samples : int, default=1
             Draws per row, at least 1.
 
         random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
+            Seeds the draws. With a Dask ``X`` each row chunk draws from a seed
+            of its own, spawned from ``random_state``: the draws depend on the
+            chunking.
 
         Returns
         -------
@@ -265,14 +321,16 @@ class PredictiveMixin:
         >>> moe.sample_y(X[:3], n_samples=5, random_state=0).shape
         (3, 5)
         """
-        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool):
-            raise ValueError(f"n_samples must be an integer; got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be at least 1; got {n_samples}.")
+        n_samples = _check_n_samples(n_samples)
         random_state = check_random_state(random_state)
         mixture = self._predictive(X)
-        return mixture.sample(int(n_samples), random_state)
+        return mixture.sample(n_samples, random_state)
 
+    @rowwise(
+        lambda self, quantiles: _predictive_template(
+            self, _check_levels(quantiles).size
+        )
+    )
     def predict_quantiles(self, X, quantiles):
         """Quantiles of the predictive distribution.
 
@@ -287,7 +345,8 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         quantiles : float or array-like of shape (n_quantiles,)
             Levels, each in the open interval (0, 1), in any order.
@@ -307,15 +366,11 @@ class PredictiveMixin:
         >>> q.shape, bool((q[:, 0] < q[:, 1]).all() and (q[:, 1] < q[:, 2]).all())
         ((3, 3), True)
         """
-        levels = _check_open_unit(quantiles, "quantiles")
-        if levels.ndim > 1 or levels.size == 0:
-            raise ValueError(
-                "quantiles must be a number or a 1-D list of levels; got shape "
-                f"{levels.shape}."
-            )
+        levels = _check_levels(quantiles)
         mixture = self._predictive(X)
-        return mixture_quantiles(mixture, levels.ravel())
+        return mixture_quantiles(mixture, levels)
 
+    @rowwise(_interval_template)
     def predict_interval(self, X, coverage=0.9, kind="central"):
         """Prediction intervals of the predictive distribution.
 
@@ -335,7 +390,9 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows with ``kind="central"`` (user guide:
+            "Predicting on a Dask array").
 
         coverage : float, default=0.9
             The mass of the interval, in the open interval (0, 1).
@@ -364,13 +421,7 @@ class PredictiveMixin:
         >>> len(regions), regions[0].shape[1]
         (3, 2)
         """
-        if not isinstance(coverage, Real) or isinstance(coverage, bool):
-            raise ValueError(f"coverage must be a number in (0, 1); got {coverage!r}.")
-        coverage = float(_check_open_unit(coverage, "coverage"))
-        if kind not in ("central", "highest_density"):
-            raise ValueError(
-                f"kind must be 'central' or 'highest_density'; got {kind!r}."
-            )
+        coverage = _check_interval(coverage, kind)
         mixture = self._predictive(X)
         if kind == "central":
             levels = np.array([(1 - coverage) / 2, (1 + coverage) / 2])
@@ -395,7 +446,8 @@ class UncertaintyMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives lazy Dask arrays
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -418,6 +470,16 @@ class UncertaintyMixin:
         >>> u.total.shape, bool(abs(u.total - parts).max() < 1e-12)
         ((3,), True)
         """
+        total_within_gate = self._uncertainty_columns(X)
+        return Bunch(
+            total=total_within_gate[:, 0],
+            within=total_within_gate[:, 1],
+            gate=total_within_gate[:, 2],
+        )
+
+    @rowwise(lambda self: np.empty((0, 3)))
+    def _uncertainty_columns(self, X):
+        """``predict_uncertainty``'s total, within and gate as three columns."""
         X = self._validate_X(X)
 
         def proba_and_entropy(expert, X_rows):
@@ -437,4 +499,4 @@ class UncertaintyMixin:
         # Clip the rounding's tiny negatives (experts that agree) to 0.
         gate = np.maximum(total - mixed[:, -1], 0.0)
         within = np.maximum(total - gate, 0.0)
-        return Bunch(total=total, within=within, gate=gate)
+        return np.column_stack([total, within, gate])

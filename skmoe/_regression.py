@@ -1,10 +1,12 @@
 """Mixture of experts for regression: expert predictions and their family's noise."""
 
+import numpy as np
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import StrOptions
 
 from skmoe._base import BaseMixtureOfExperts
+from skmoe._dask_inputs import rowwise
 from skmoe._partial_fit import mini_batch_only
 from skmoe._predictive import PredictiveMixin
 from skmoe.families import REGRESSION_FAMILIES, Family
@@ -406,13 +408,15 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         """
         return self._partial_fit_keeping_state(X, y, sample_weight)
 
+    @rowwise(lambda self: np.empty((0, len(self.experts_))))
     def predict_experts(self, X):
         """Each expert's own prediction.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
@@ -431,6 +435,7 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         X = self._validate_X(X)
         return self.family_.expert_outputs(self.experts_, self._expert_inputs(X), None)
 
+    @rowwise(lambda self: np.empty(0))
     def predict(self, X):
         """Predict the mixture's mean, ``sum_k g_k(x) f_k(x)``, over routed experts.
 
@@ -442,7 +447,8 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples.
+            Input samples; a Dask array or DataFrame gives a lazy Dask array
+            chunked like its rows (user guide: "Predicting on a Dask array").
 
         Returns
         -------
