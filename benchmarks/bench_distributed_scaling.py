@@ -84,7 +84,8 @@ def bench_scaling(settings):
     short, long = settings.iterations
     model = TrueModel.from_seed(settings.n_features)
     size = settings.rows * (settings.n_features + 1) * BYTES_PER_VALUE
-    report("1. Time per EM iteration: in memory, and on 1, 2, 4 worker processes")
+    counts = ", ".join(map(str, settings.workers))
+    report(f"1. Time per EM iteration: in memory, and on {counts} worker processes")
     report(
         f"  {settings.rows:,} rows x {settings.n_features} features (X and y "
         f"{size / 1e6:,.0f} MB), {N_EXPERTS} experts, {len(chunks)} row chunks of "
@@ -109,7 +110,8 @@ def bench_scaling(settings):
             f"    {n_workers:7d}   {spread(per_iteration)}   {spread(short_times)}"
             f"   {speedup:>11s}   "
             f"{medians[n_workers] / statistics.median(memory):11.2f}x   "
-            f"{fitted.passes:6d}   {abs(fitted.log_likelihood - reference):.1e}"
+            f"{fitted.passes or '-':>6}   "
+            f"{abs(fitted.log_likelihood - reference):.1e}"
         )
     _implications(settings, medians, statistics.median(memory))
 
