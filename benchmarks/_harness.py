@@ -136,6 +136,13 @@ def command_line(argv, description, benchmarks, results):
     """Parse ``--quick``, ``--only`` and ``--output``: whether the sizes are quick,
     the benchmarks to run, and the results file (``results/<results>.txt``, or
     ``<results>_quick.txt``, so that a smoke test never overwrites the figures)."""
+    args, selected = parse(argv, description, benchmarks)
+    return args.quick, selected, results_file(args.output, results, args.quick)
+
+
+def parse(argv, description, benchmarks, add_options=None):
+    """The parsed command line and the benchmarks selected; ``add_options(parser)``
+    adds a script's own options to ``--quick``, ``--only`` and ``--output``."""
     parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="small sizes and one repeat: smoke test"
@@ -149,7 +156,13 @@ def command_line(argv, description, benchmarks, results):
         help=f"run only these benchmarks (1-{max(benchmarks)})",
     )
     parser.add_argument("--output", type=Path, help="results file to write")
+    if add_options is not None:
+        add_options(parser)
     args = parser.parse_args(argv)
-    selected = sorted(set(args.only or benchmarks))
-    name = f"{results}_quick.txt" if args.quick else f"{results}.txt"
-    return args.quick, selected, args.output or HERE / "results" / name
+    return args, sorted(set(args.only or benchmarks))
+
+
+def results_file(output, results, quick):
+    """``output`` if given, else ``results/<results>.txt`` (``_quick.txt`` if quick)."""
+    name = f"{results}_quick.txt" if quick else f"{results}.txt"
+    return output or HERE / "results" / name
