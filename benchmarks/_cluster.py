@@ -17,11 +17,10 @@ import dask.array as da
 import numpy as np
 from _harness import quiet_fit
 from distributed import LocalCluster
+from distributed import get_client as distributed_client
 from scipy.special import softmax
-from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsRegressor
-from skmoe._distributed import fit_distributed_em
 from skmoe.datasets import make_moe_regression
 
 N_EXPERTS = 3
@@ -185,49 +184,26 @@ def local_cluster(n_workers, memory_limit="auto", local_directory=None):
 
 def fit_on_cluster(client, X, y, max_iter, tol=0.0):
     """Exact EM on the chunks of the Dask arrays ``X``, ``y`` where the workers
-    hold them; small sums come back, the rows never do. A :class:`ClusterFit`.
-
-    Today this is the prototype, started from random responsibilities drawn on
-    the workers. Once the estimators take Dask arrays, the public ``fit`` is
-    ``return _estimator_fit(X, y, max_iter, tol)``.
-    """
-    return _prototype_fit(client, X, y, max_iter, tol)
-
-
-def _prototype_fit(client, X, y, max_iter, tol):
-    fit = fit_distributed_em(
-        client,
-        X,
-        y,
-        start_responsibilities(X.chunks[0]),
-        expert=LinearRegression(),
-        max_iter=max_iter,
-        tol=tol,
-    )
-    return ClusterFit(fit.log_likelihood, fit.n_iter, fit.converged, fit.passes)
-
-
-def _estimator_fit(X, y, max_iter, tol):
-    """The planned API: ``fit`` on Dask arrays runs on ``distributed.get_client()``."""
-    model = MixtureOfExpertsRegressor(
-        n_experts=N_EXPERTS, max_iter=max_iter, tol=tol, random_state=0
-    )
+    hold them (``fit`` on Dask arrays runs on ``client``, the current one); small
+    sums come back, the rows never do. A :class:`ClusterFit`."""
+    assert client is distributed_client()
+    model = _estimator(max_iter, tol)
     quiet_fit(model, X, y)
     return ClusterFit(model.log_likelihood_, model.n_iter_, model.converged_, None)
 
 
 def in_memory_fit(X, y, init, max_iter, tol=0.0):
-    """The in-memory fit from the same start as :func:`fit_on_cluster` (today)."""
-    model = MixtureOfExpertsRegressor(
-        n_experts=N_EXPERTS,
-        init=init,
-        n_init=1,
-        init_size=None,
-        max_iter=max_iter,
-        tol=tol,
-    )
+    """The same fit in memory: the same start (the subsample EM starts on is the
+    same rows), so the same iterates. ``init`` is unused (kept for the callers)."""
+    model = _estimator(max_iter, tol)
     quiet_fit(model, X, y)
     return ClusterFit(model.log_likelihood_, model.n_iter_, model.converged_, None)
+
+
+def _estimator(max_iter, tol):
+    return MixtureOfExpertsRegressor(
+        n_experts=N_EXPERTS, n_init=1, max_iter=max_iter, tol=tol, random_state=0
+    )
 
 
 def warm_up(client, n_workers):
