@@ -23,11 +23,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from skmoe._collapse import COLLAPSE_ACTIONS
-from skmoe._distributed_fit import (
-    chunked_inputs,
-    chunked_problem,
-    is_dask_collection,
-)
+from skmoe._dask_inputs import is_dask_collection
+from skmoe._distributed_fit import chunked_inputs, chunked_problem
 from skmoe._docs import DocLinkMixin
 from skmoe._driver import DATA_READERS, FitConfig, train
 from skmoe._expert_list import (

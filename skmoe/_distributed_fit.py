@@ -2,16 +2,20 @@
 and the training problem over them (``skmoe._distributed`` runs EM on it).
 
 dask is an optional extra: nothing here imports it before a Dask collection
-arrives (``is_dask_collection`` looks for it in ``sys.modules`` first).
+arrives (``_dask_inputs.is_dask_collection``).
 """
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import is_classifier
 
 from skmoe import _distributed_chunks as per_chunk
+from skmoe._dask_inputs import (
+    _check_known_chunks,
+    _is_dask_dataframe,
+    _is_dask_series,
+)
 from skmoe._distributed import ChunkedData
 from skmoe._parts import Problem
 from skmoe._truncated_newton import TRUNCATED_ABOVE
@@ -22,36 +26,22 @@ from skmoe.families._gaussian import Gaussian, floor_of_variance
 _FAST_PATHS = (NormalEquations, LogisticNewton, GLMNewton)
 
 
-def is_dask_collection(value):
-    """Whether ``value`` is a Dask collection (without importing dask)."""
-    if "dask" not in sys.modules or value is None:
-        return False
-    import dask
-
-    return dask.is_dask_collection(value)
-
-
 def as_dask_array(value, name, ndim):
     """A Dask array of ``value``: a DataFrame's or Series' with its chunk sizes
     computed; its column names (or None)."""
     import dask.array as da
-    import dask.dataframe as dd
 
     names = None
-    if isinstance(value, dd.DataFrame):
+    if _is_dask_dataframe(value):
         names = np.asarray(value.columns, dtype=object)
         value = value.to_dask_array(lengths=True)
-    elif isinstance(value, dd.Series):
+    elif _is_dask_series(value):
         value = value.to_dask_array(lengths=True)
     elif not isinstance(value, da.Array):
         value = da.from_array(np.asarray(value))
     if value.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional; got shape {value.shape}.")
-    if any(np.isnan(c) for c in value.chunks[0]):
-        raise ValueError(
-            f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() "
-            "first (a DataFrame's are computed here: to_dask_array(lengths=True))."
-        )
+    _check_known_chunks(value, name)
     return value, names
 
 
