@@ -36,6 +36,16 @@ class ChunkData:
     target: np.ndarray
     sample_weight: np.ndarray
 
+    def __sizeof__(self):
+        # What Dask counts as the chunk's memory (dask.sizeof falls back on
+        # sys.getsizeof), so that a worker spills it by its real size; views of
+        # X (all columns selected) count once.
+        arrays = {}
+        for array in vars(self).values():
+            base = array if array.base is None else array.base
+            arrays[id(base)] = getattr(base, "nbytes", array.nbytes)
+        return sum(arrays.values())
+
 
 def chunk_data(
     index, X, y, sample_weight, gate_columns, expert_columns, family, classifier
