@@ -61,9 +61,11 @@ class ChunkedValues:
 
 
 class ChunkedResponsibilities(list):
-    """Responsibilities held as one future per chunk; from an E-step, with the
-    next M-step's expert weights (``weights``, futures) and their totals."""
+    """Responsibilities held as one future per chunk; from an E-step, with each
+    expert's share of the weight and the next M-step's expert weights
+    (``weights``, futures) and their totals."""
 
+    shares = None
     weights = None
     totals = None
 
@@ -454,9 +456,9 @@ class DistributedSteps:
             for_m_step=for_m_step,
             unit_weight=data.unit_weight,
         )
-        data.last_shares = sums["shares"] / data.total_weight
         log_prob = ChunkedValues(data.items(kept, 0), sums["log_likelihood"])
         resp = ChunkedResponsibilities(data.items(kept, 1))
+        resp.shares = sums["shares"] / data.total_weight
         if for_m_step:
             # The next M-step's weights, from this pass (the family's latent
             # factors are read here, as Family.latent_weights asks).
@@ -467,7 +469,7 @@ class DistributedSteps:
     @staticmethod
     def e_step_and_collapses(parts, data, outputs, config, n_iter):
         log_prob, resp = DistributedSteps.e_step(parts, data, outputs)
-        shares = data.last_shares
+        shares = resp.shares
         collapsed = np.flatnonzero(shares < config.collapse_threshold)
         if not (collapsed.size and len(parts.experts) > 1):
             return log_prob, resp, []

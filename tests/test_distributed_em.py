@@ -86,9 +86,10 @@ REGRESSION = make_moe_regression(n_samples=5000, n_experts=3, random_state=0)
     "params",
     [
         {"n_experts": 3, "n_init": 2, "init_size": 1000},
+        {"n_experts": 3, "n_init": 2, "init_size": 1000, "n_jobs": 2},
         {"expert": Ridge(alpha=5.0), "gate": SoftmaxGate(alpha=1e-2), "init_size": 800},
     ],
-    ids=["linear, 2 restarts", "ridge"],
+    ids=["linear, 2 restarts", "restarts in threads", "ridge"],
 )
 def test_the_regressor_equals_the_in_memory_fit(client, chunks, params):
     X, y = REGRESSION
