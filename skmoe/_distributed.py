@@ -16,7 +16,6 @@ futures, released when the client drops them.
 
 import itertools
 import operator
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -89,11 +88,9 @@ class ChunkedData:
         self.gate_scale = moments["gate_scale"]
         self.expert_center = moments["expert_center"]
         self.target_variance = moments.get("target_variance")
-        self._positive = [m["n_positive"] for m in moments["per_chunk"]]
-        self._lock = threading.Lock()
-        self.passes = 0
 
     def none(self):
+        """A per-chunk argument of None for every chunk."""
         return [None] * len(self.chunks)
 
     def keep(self, func, *per_chunk_args, **kwargs):
@@ -106,8 +103,6 @@ class ChunkedData:
     def run(self, func, *per_chunk_args, **kwargs):
         """One pass: ``func(chunk, ...)`` on every chunk, which returns
         ``(kept, sums)``; the kept futures and the sums added in chunk order."""
-        with self._lock:
-            self.passes += 1
         futures = self.client.map(
             func, self.chunks, *per_chunk_args, pure=False, **kwargs
         )
@@ -172,17 +167,17 @@ class ChunkedData:
         return self.take_rows(rows)[2]
 
     @cached_property
-    def _all_rows(self):
-        # The start on all rows of a small data set (docs: scaling.rst).
+    def all_rows(self):
+        """Every row, gathered: the start of data too small to subsample."""
         return self.take_rows(np.arange(self.n_rows))
 
     @property
     def target(self):
-        return self._all_rows[2]
+        return self.all_rows[2]
 
     @property
     def sample_weight(self):
-        return self._all_rows[3]
+        return self.all_rows[3]
 
     def average(self, values):
         return values.weighted_sum / self.total_weight

@@ -214,7 +214,7 @@ class ChunkedProblem:
     @property
     def X(self):
         # Read only by the start on all rows, for data too small to subsample.
-        return self.data.take_rows(np.arange(self.data.n_rows))[0]
+        return self.data.all_rows[0]
 
     def init_inputs(self, X):
         return X[:, np.union1d(self.gate_columns, self.expert_columns)]
