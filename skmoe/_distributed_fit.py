@@ -45,7 +45,7 @@ def as_dask_array(value, name, ndim):
     return value, names
 
 
-def check_supported(estimator, family, n_experts, prototypes):
+def check_supported(estimator, family, prototypes):
     """Raise if this fit has no exact EM on chunks, before any work."""
     if estimator.solver != "em":
         raise ValueError(
@@ -83,6 +83,11 @@ def check_supported(estimator, family, n_experts, prototypes):
                 "backend, or train by mini-batches with partial_fit and "
                 "dask_ml.wrappers.Incremental (docs: scaling.rst)."
             )
+
+
+def check_sizes(estimator, n_experts):
+    """Raise if the gate or a logistic expert has more parameters than the
+    factored Hessian on chunks allows (the classes known)."""
     n_gate = n_experts * (estimator.gate_features_.size + 1)
     n_classes = len(getattr(estimator, "classes_", ()))
     n_expert = n_classes * (estimator.expert_features_.size + 1)
@@ -243,10 +248,11 @@ def chunked_inputs(estimator, X, y, sample_weight):
 def chunked_problem(estimator, inputs, family, prototypes, names):
     """The :class:`ChunkedProblem` of a fit whose estimator-level checks passed:
     the chunks on the current client's workers, checked there."""
+    check_supported(estimator, family, prototypes)
     client = current_client()
     data = chunked_data(client, chunk_futures(client, *inputs), estimator, family)
     estimator._learn_target(family)
-    check_supported(estimator, family, len(prototypes), prototypes)
+    check_sizes(estimator, len(prototypes))
     return ChunkedProblem(
         data,
         estimator.gate_features_,
