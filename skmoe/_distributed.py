@@ -131,7 +131,7 @@ class ChunkedData:
 
     def gather_rows(self, futures):
         """A per-row array gathered from the chunks (a reseed's rare need)."""
-        return np.concatenate(self.client.gather(futures))
+        return np.concatenate(self.client.gather(list(futures)))
 
     # ---- what EM and the start read of a Data
 
