@@ -319,8 +319,7 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         Returns
         -------
@@ -354,8 +353,7 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         Returns
         -------
@@ -382,8 +380,7 @@ class MixtureOfExpertsClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         Returns
         -------

@@ -90,8 +90,7 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         level : int or None, default=1
             In a hierarchical mixture (experts that are mixtures), how deep to
@@ -185,8 +184,7 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         Returns
         -------
@@ -212,8 +210,7 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         y : array-like of shape (n_samples,)
             Targets of the samples.
@@ -243,8 +240,7 @@ class FittedMixtureMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         y : array-like of shape (n_samples,)
             Targets of the samples.

@@ -296,8 +296,7 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         n_samples : int, default=1
             Draws per row, at least 1.
@@ -345,8 +344,7 @@ class PredictiveMixin:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         quantiles : float or array-like of shape (n_quantiles,)
             Levels, each in the open interval (0, 1), in any order.

@@ -415,8 +415,7 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         Returns
         -------
@@ -447,8 +446,7 @@ class MixtureOfExpertsRegressor(PredictiveMixin, RegressorMixin, BaseMixtureOfEx
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Input samples; a Dask array or DataFrame gives a lazy Dask array
-            chunked like its rows (user guide: "Predicting on a Dask array").
+            Input samples (a Dask array or DataFrame: a lazy result, by chunk).
 
         Returns
         -------

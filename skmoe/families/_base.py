@@ -344,40 +344,16 @@ class Family(BaseEstimator, metaclass=ABCMeta):
         return self.fit_from_sums(self.fit_sums(outputs, target, weights))
 
     def fit_sums(self, outputs, target, weights):
-        """The sums over rows that the M-step of the family's own parameters reads.
+        """The sums over rows that :meth:`fit` solves from (:meth:`fit_from_sums`).
 
-        A family whose M-step is a function of sums over rows computes them here
-        and solves in :meth:`fit_from_sums`, and leaves :meth:`fit` as it is:
-        then the sums of row chunks held elsewhere, added up, fit it
-        (``skmoe._distributed``). A family that overrides :meth:`fit` instead
-        cannot be fitted on such chunks.
-
-        Parameters
-        ----------
-        outputs, target, weights : ndarray
-            As for :meth:`fit`.
-
-        Returns
-        -------
-        sums : tuple of ndarray
-            Arrays that add up over row chunks; empty (the default) for a
-            family without parameters of its own.
+        Override both instead of :meth:`fit` where the M-step of the family's
+        own parameters reads sums over rows alone, so that row chunks on a Dask
+        cluster fit it. Returns a tuple of arrays that add up (empty: none).
         """
         return ()
 
     def fit_from_sums(self, sums):
-        """The M-step of the family's own parameters from :meth:`fit_sums`.
-
-        Parameters
-        ----------
-        sums : tuple of ndarray
-            What :meth:`fit_sums` returned, or its sum over row chunks.
-
-        Returns
-        -------
-        self : Family
-            The fitted family.
-        """
+        """:meth:`fit` from :meth:`fit_sums`' sums; returns the fitted family."""
         return self
 
     def partial_fit(self, outputs, target, weights, rho):
