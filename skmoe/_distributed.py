@@ -23,6 +23,7 @@ import numpy as np
 
 from skmoe import _distributed_chunks as per_chunk
 from skmoe._collapse import handle_collapse
+from skmoe._em import fit_fast
 from skmoe._glm import GLMRows
 from skmoe._linear import LinearRows
 from skmoe._logistic import LogisticRows
@@ -409,14 +410,7 @@ class DistributedSteps:
         context = FitContext(
             data, parts.family, solve_experts, max(len(refits), 1), iteration
         )
-        known = {}
-        parts.experts_short = False
-        for kind in dict.fromkeys(type(refit.updater) for refit in refits):
-            outputs, short = kind.fit_fast(
-                [refit for refit in refits if type(refit.updater) is kind], context
-            )
-            known.update(outputs)
-            parts.experts_short = parts.experts_short or short
+        known = fit_fast(parts, refits, context)
         for refit in refits:
             if refit.index not in known:
                 raise ExpertFitError(

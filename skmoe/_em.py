@@ -255,14 +255,7 @@ def m_step(parts, data, resp, config, iteration, expert_jobs, solve_experts=True
     parts.latent = None  # read: the next E-step gives the next
     refits = _refits(parts, resp, weights, w, config)
     context = FitContext(data, parts.family, solve_experts, expert_jobs, iteration)
-    known = {}
-    parts.experts_short = False
-    for kind in dict.fromkeys(type(refit.updater) for refit in refits):
-        outputs, short = kind.fit_fast(
-            [refit for refit in refits if type(refit.updater) is kind], context
-        )
-        known.update(outputs)
-        parts.experts_short = parts.experts_short or short
+    known = fit_fast(parts, refits, context)
     left = [refit for refit in refits if refit.index not in known]
     if config.solver == "cem" and data.unit_weight:
         # CEM's weights are all one on an expert's rows: experts whose fit
@@ -279,6 +272,20 @@ def m_step(parts, data, resp, config, iteration, expert_jobs, solve_experts=True
     del known  # copied into outputs: one (n, K) array less from here on
     parts.family.fit(outputs, data.target, weights)
     return outputs
+
+
+def fit_fast(parts, refits, context):
+    """Each updater class's fast path on its refits; the outputs they computed,
+    by expert index (``parts.experts_short`` says if one stopped short)."""
+    known = {}
+    parts.experts_short = False
+    for kind in dict.fromkeys(type(refit.updater) for refit in refits):
+        outputs, short = kind.fit_fast(
+            [refit for refit in refits if type(refit.updater) is kind], context
+        )
+        known.update(outputs)
+        parts.experts_short = parts.experts_short or short
+    return known
 
 
 def _refits(parts, resp, weights, w, config):
