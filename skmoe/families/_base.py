@@ -9,7 +9,75 @@ from sklearn.base import BaseEstimator
 from skmoe._validation import check_expert_rows
 
 
-class Family(BaseEstimator, metaclass=ABCMeta):
+class FitBySums:
+    """The M-step of a family's own parameters, as a function of sums over rows.
+
+    A family whose M-step reads sums over rows alone overrides
+    :meth:`fit_sums` and :meth:`fit_from_sums` instead of :meth:`fit`: the
+    sums of row chunks then fit it on a Dask cluster. A family that overrides
+    :meth:`fit` itself cannot be fitted on such chunks.
+    """
+
+    def fit(self, outputs, target, weights):
+        """The M-step of the family's own parameters.
+
+        Parameters
+        ----------
+        outputs : ndarray of shape (n_samples, n_experts)
+            The refitted experts' outputs.
+
+        target : ndarray of shape (n_samples,)
+            The encoded target.
+
+        weights : ndarray of shape (n_samples, n_experts)
+            The weights of :meth:`expert_weights`.
+
+        Returns
+        -------
+        self : Family
+            The fitted family.
+        """
+        return self.fit_from_sums(self.fit_sums(outputs, target, weights))
+
+    def fit_sums(self, outputs, target, weights):
+        """The sums over rows that :meth:`fit_from_sums` solves from.
+
+        Parameters
+        ----------
+        outputs : ndarray of shape (n_samples, n_experts)
+            The refitted experts' outputs.
+
+        target : ndarray of shape (n_samples,)
+            The encoded target.
+
+        weights : ndarray of shape (n_samples, n_experts)
+            The weights of ``expert_weights``.
+
+        Returns
+        -------
+        sums : tuple of ndarray
+            Arrays that add up over row chunks; empty (the default) for a
+            family without parameters of its own.
+        """
+        return ()
+
+    def fit_from_sums(self, sums):
+        """The M-step of the family's own parameters from :meth:`fit_sums`.
+
+        Parameters
+        ----------
+        sums : tuple of ndarray
+            What :meth:`fit_sums` returned, or its sum over row chunks.
+
+        Returns
+        -------
+        self : Family
+            The fitted family.
+        """
+        return self
+
+
+class Family(FitBySums, BaseEstimator, metaclass=ABCMeta):
     """Base class of the families: the target's distribution around an expert.
 
     A subclass implements :meth:`expert_output` and :meth:`log_likelihood`, and
@@ -321,40 +389,6 @@ class Family(BaseEstimator, metaclass=ABCMeta):
             ``out`` if given.
         """
         raise NotImplementedError
-
-    def fit(self, outputs, target, weights):
-        """The M-step of the family's own parameters.
-
-        Parameters
-        ----------
-        outputs : ndarray of shape (n_samples, n_experts)
-            The refitted experts' outputs.
-
-        target : ndarray of shape (n_samples,)
-            The encoded target.
-
-        weights : ndarray of shape (n_samples, n_experts)
-            The weights of :meth:`expert_weights`.
-
-        Returns
-        -------
-        self : Family
-            The fitted family.
-        """
-        return self.fit_from_sums(self.fit_sums(outputs, target, weights))
-
-    def fit_sums(self, outputs, target, weights):
-        """The sums over rows that :meth:`fit` solves from (:meth:`fit_from_sums`).
-
-        Override both instead of :meth:`fit` where the M-step of the family's
-        own parameters reads sums over rows alone, so that row chunks on a Dask
-        cluster fit it. Returns a tuple of arrays that add up (empty: none).
-        """
-        return ()
-
-    def fit_from_sums(self, sums):
-        """:meth:`fit` from :meth:`fit_sums`' sums; returns the fitted family."""
-        return self
 
     def partial_fit(self, outputs, target, weights, rho):
         """The mini-batch counterpart of :meth:`fit`, on one batch.
