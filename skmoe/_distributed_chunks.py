@@ -96,7 +96,6 @@ def moments(data, real_target):
     weighted = data.X_gate[w > 0]
     sums = {
         "n": data.X.shape[0],
-        "n_positive": int(np.count_nonzero(w > 0)),
         "weight": w.sum(),
         "sum_gate": column_sums(data.X_gate, w),
         "sum_expert": column_sums(data.X_expert),

@@ -151,7 +151,7 @@ def chunked_data(client, futures, estimator, family):
             client.map(per_chunk.moments, chunks, real_target=real)
         )
     ]
-    total = {key: sum(m[key] for m in per) for key in ("n", "weight", "n_positive")}
+    total = {key: sum(m[key] for m in per) for key in ("n", "weight")}
     if not total["weight"] > 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit.")
     mean = sum(m["sum_gate"] for m in per) / total["weight"]
@@ -221,8 +221,7 @@ class ChunkedProblem:
         # Read only by the start on all rows, for data too small to subsample.
         return self.data.all_rows[0]
 
-    def init_inputs(self, X):
-        return X[:, np.union1d(self.gate_columns, self.expert_columns)]
+    init_inputs = Problem.init_inputs
 
 
 def chunked_inputs(estimator, X, y, sample_weight):
