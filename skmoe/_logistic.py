@@ -34,8 +34,11 @@ _MAX_ITER = 50
 # A class with (almost) no weight in an expert has no finite optimum: its intercept
 # would run to minus infinity, and an expert that gives a class a probability of
 # 1e-12 never gets responsibility for its rows again, which traps EM after a hard
-# k-means start. Such an expert is left to its own fit, whose solver stops at its
-# tolerance with a moderate intercept, as it always did.
+# k-means start. Such an expert's first fit is its own, whose solver stops at its
+# tolerance with a moderate intercept. Once Newton has solved the expert, it keeps
+# it at any share: the share fading is EM moving the class to other experts, which
+# the own fit, from zero, would undo at every M-step (on digits the likelihood then
+# fell and EM never settled).
 _MIN_CLASS_SHARE = 1e-10
 # The solvers whose objective is the one above; liblinear also penalises the
 # intercept.
@@ -152,7 +155,7 @@ def solve_logistic_experts(
 
     def solve(expert, weight, last):
         class_totals, total = rows.class_totals(weight)
-        if not np.all(class_totals > _MIN_CLASS_SHARE * total):
+        if last is None and not np.all(class_totals > _MIN_CLASS_SHARE * total):
             return None
         known = None if last is None else last.proba_at(expert.coef_, expert.intercept_)
         return newton_solve(

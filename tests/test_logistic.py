@@ -141,6 +141,27 @@ def test_a_class_without_weight_is_left_to_the_experts_own_fit():
     assert experts[1].coef_.shape == (3, 4)
 
 
+def test_a_class_fading_from_a_solved_expert_stays_on_newton():
+    """EM drives the weight of a class an expert does not explain towards zero:
+    once solved, the expert keeps its Newton solves at any share of that class
+    (its own fit, from zero, used to undo them and make EM's likelihood fall)."""
+    X, y, weights = _weighted_problem(3)
+    classes, target = np.unique(y, return_inverse=True)
+    expert, last_solves = LogisticRegression(), [None]
+    _fast_fit(expert, X, y, weights, last_solves)
+    for share in (1e-9, 1e-13, 0.0):
+        faded = np.where(y == "b", share * weights, weights)
+        left, _, _ = fit_logistic_experts(
+            [expert], X, target, classes, [faded], last_solves
+        )
+        assert left == []
+        assert np.all(np.isfinite(expert.coef_))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            own = LogisticRegression().fit(X, y, sample_weight=faded)
+        assert _objective(expert, X, y, faded) <= _objective(own, X, y, faded)
+
+
 @pytest.mark.parametrize(
     "expert",
     [
