@@ -15,12 +15,13 @@ The figures are printed and written to ``benchmarks/results/distributed_scaling.
    the same rows drawn in this process for the in-memory fit. The time per
    iteration is that of a fit with ``max_iter=8`` minus one with ``max_iter=2``
    (``tol=0``, so both run every iteration), over 6: median (min-max) of 3
-   repeats, the two fits alternating. In memory: the same ``MixtureOfExpertsRegressor``
-   (``n_init=1``, ``random_state=0``: the same subsample start, hence the same
-   iterates) in this process, with no cluster running. Distributed: ``_cluster.fit_on_cluster`` on
-   a fresh ``LocalCluster`` of 1, 2 and 4 worker processes of one thread each.
-   On a machine with fewer cores than workers the processes share the cores:
-   the output says so, and projects nothing.
+   repeats, the two fits alternating. In memory: the same
+   ``MixtureOfExpertsRegressor`` (``n_init=1``, ``random_state=0``: the same
+   subsample start, hence the same iterates) in this process, with no cluster
+   running. Distributed: ``_cluster.fit_on_cluster`` on a fresh ``LocalCluster``
+   of 1, 2 and 4 worker processes of one thread each. On a machine with fewer
+   cores than workers the processes share the cores: the output says so, and
+   projects nothing.
 """
 
 import os
